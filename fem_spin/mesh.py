@@ -1,0 +1,222 @@
+"""Gmsh geometries (CPP slab, square ring) converted to distributed DOLFINx meshes.
+
+The Gmsh model is built on rank 0 only and distributed by
+``dolfinx.io.gmsh.model_to_mesh``; every rank gets the same tags. Builders add the
+model to the current Gmsh session, so the same code writes ``.msh`` files
+(``fem-spin mesh``) and meshes in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._backend import MPI, dolfinx
+
+# Tags shared by all slab meshes: cells per layer, facets per end and the interface.
+SLAB_CELLS = {"layer_left": 1, "layer_right": 2}
+SLAB_FACETS = {"left_end": 1, "right_end": 2, "interface": 3}
+
+
+@dataclass
+class Domain:
+    """A distributed mesh with its tags and the names of the tags."""
+
+    mesh: dolfinx.mesh.Mesh
+    cell_tags: dolfinx.mesh.MeshTags | None
+    facet_tags: dolfinx.mesh.MeshTags | None
+    cells: dict[str, int] = field(default_factory=dict)
+    facets: dict[str, int] = field(default_factory=dict)
+    info: dict[str, float | str] = field(default_factory=dict)
+
+    @property
+    def comm(self) -> MPI.Comm:
+        return self.mesh.comm
+
+    def num_cells(self) -> int:
+        imap = self.mesh.topology.index_map(self.mesh.topology.dim)
+        return imap.size_global
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlabGeometry:
+    """A CPP slab along x in [-L/2, L/2] with the interface at x = 0.
+
+    Attributes:
+        dim: 1 (the paper's setting), 2 or 3 (the device).
+        length: L [nm].
+        width: side of the square cross-section [nm] (2D: height).
+        h_interface: element size at the interface [nm].
+        h_far: element size far from the interface [nm].
+        refine_distance: distance from the interface over which the size stays
+            h_interface [nm]; it then grows linearly to h_far over the same distance
+            again. Defaults to 5 h_interface.
+    """
+
+    dim: int = 1
+    length: float = 100.0
+    width: float = 4.0
+    h_interface: float = 0.2
+    h_far: float = 1.0
+    refine_distance: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.dim not in (1, 2, 3):
+            raise ValueError(f"geometry.dim must be 1, 2 or 3, got {self.dim!r}")
+        for key in ("length", "width", "h_interface", "h_far"):
+            value = getattr(self, key)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"geometry.{key} must be a positive length in nm, got {value!r}")
+        if self.refine_distance is not None and not self.refine_distance > 0:
+            raise ValueError(
+                f"geometry.refine_distance must be a positive length in nm, got {self.refine_distance!r}"
+            )
+
+    @property
+    def distance(self) -> float:
+        return self.refine_distance if self.refine_distance is not None else 5 * self.h_interface
+
+
+@contextlib.contextmanager
+def gmsh_session(comm: MPI.Comm = MPI.COMM_WORLD, verbose: bool = False) -> Iterator[object]:
+    """Initialise Gmsh (quietly) for the block and finalise it afterwards."""
+    import gmsh
+
+    started = not gmsh.isInitialized()
+    if started:
+        gmsh.initialize(interruptible=False)
+    gmsh.option.setNumber("General.Terminal", 1 if verbose else 0)
+    gmsh.clear()
+    try:
+        yield gmsh
+    finally:
+        if started:
+            gmsh.finalize()
+
+
+def _graded_size_field(gmsh, dim: int, entities: list[int], h_min: float, h_max: float,
+                       distance: float) -> None:
+    """Size h_min within `distance` of the entities, growing linearly to h_max."""
+    dist = gmsh.model.mesh.field.add("Distance")
+    key = {0: "PointsList", 1: "CurvesList", 2: "SurfacesList"}[dim]
+    gmsh.model.mesh.field.setNumbers(dist, key, entities)
+    if dim > 0:
+        gmsh.model.mesh.field.setNumber(dist, "Sampling", 50)
+    thr = gmsh.model.mesh.field.add("Threshold")
+    gmsh.model.mesh.field.setNumber(thr, "InField", dist)
+    gmsh.model.mesh.field.setNumber(thr, "SizeMin", h_min)
+    gmsh.model.mesh.field.setNumber(thr, "SizeMax", max(h_max, h_min))
+    gmsh.model.mesh.field.setNumber(thr, "DistMin", distance)
+    gmsh.model.mesh.field.setNumber(thr, "DistMax", distance + max(h_max - h_min, 0) / 0.2)
+    gmsh.model.mesh.field.setAsBackgroundMesh(thr)
+    for opt in ("MeshSizeExtendFromBoundary", "MeshSizeFromPoints", "MeshSizeFromCurvature"):
+        gmsh.option.setNumber(f"Mesh.{opt}", 0)
+
+
+def add_slab_model(gmsh, geo: SlabGeometry) -> None:
+    """Add the slab's geometry, physical groups and size field to the Gmsh model."""
+    L, W = geo.length, geo.width
+    gmsh.model.add("slab")
+    occ = gmsh.model.occ
+    if geo.dim == 1:
+        p = [occ.addPoint(x, 0, 0) for x in (-L / 2, 0.0, L / 2)]
+        left, right = occ.addLine(p[0], p[1]), occ.addLine(p[1], p[2])
+        occ.synchronize()
+        ends, iface = ([p[0]], [p[2]]), [p[1]]
+    else:
+        if geo.dim == 2:
+            a = occ.addRectangle(-L / 2, -W / 2, 0, L / 2, W)
+            b = occ.addRectangle(0, -W / 2, 0, L / 2, W)
+        else:
+            a = occ.addBox(-L / 2, -W / 2, -W / 2, L / 2, W, W)
+            b = occ.addBox(0, -W / 2, -W / 2, L / 2, W, W)
+        occ.fragment([(geo.dim, a)], [(geo.dim, b)])
+        occ.synchronize()
+        vols = gmsh.model.getEntities(geo.dim)
+        left = [t for d, t in vols if occ.getCenterOfMass(d, t)[0] < 0][0]
+        right = [t for d, t in vols if occ.getCenterOfMass(d, t)[0] > 0][0]
+        fdim = geo.dim - 1
+
+        def facets_at(x0: float) -> list[int]:
+            return [t for _, t in gmsh.model.getEntities(fdim)
+                    if abs(occ.getCenterOfMass(fdim, t)[0] - x0) < 1e-6 * L
+                    and _is_cross_section(gmsh, fdim, t, x0, L)]
+
+        ends, iface = (facets_at(-L / 2), facets_at(L / 2)), facets_at(0.0)
+    d, fdim = geo.dim, geo.dim - 1
+    gmsh.model.addPhysicalGroup(d, [left], SLAB_CELLS["layer_left"], name="layer_left")
+    gmsh.model.addPhysicalGroup(d, [right], SLAB_CELLS["layer_right"], name="layer_right")
+    gmsh.model.addPhysicalGroup(fdim, ends[0], SLAB_FACETS["left_end"], name="left_end")
+    gmsh.model.addPhysicalGroup(fdim, ends[1], SLAB_FACETS["right_end"], name="right_end")
+    gmsh.model.addPhysicalGroup(fdim, iface, SLAB_FACETS["interface"], name="interface")
+    _graded_size_field(gmsh, fdim, iface, geo.h_interface, geo.h_far, geo.distance)
+
+
+def _is_cross_section(gmsh, fdim: int, tag: int, x0: float, L: float) -> bool:
+    """True if the facet lies in the plane x = x0 (a cross-section, not a side)."""
+    xmin, _, _, xmax, _, _ = gmsh.model.getBoundingBox(fdim, tag)
+    return abs(xmin - x0) < 1e-6 * L and abs(xmax - x0) < 1e-6 * L  # OCC pads boxes
+
+
+def mesh_model(comm: MPI.Comm, add_model: Callable[[object], None], gdim: int,
+               order: int = 1, msh_file: Path | None = None) -> Domain | None:
+    """Build a Gmsh model on rank 0, mesh it, and distribute it (or write it).
+
+    Args:
+        comm: communicator of the mesh.
+        add_model: adds geometry, physical groups and size fields to gmsh.
+        gdim: geometric dimension of the DOLFINx mesh.
+        order: geometric order of the Gmsh mesh.
+        msh_file: if given, write the mesh there and return None.
+    """
+    with gmsh_session(comm) as gmsh:
+        error = None
+        if comm.rank == 0:
+            try:
+                add_model(gmsh)
+                gmsh.model.mesh.generate(gdim)
+                if order > 1:
+                    gmsh.model.mesh.setOrder(order)
+                if msh_file is not None:
+                    gmsh.option.setNumber("Mesh.MshFileVersion", 4.1)
+                    gmsh.write(str(msh_file))
+            except Exception as exc:  # noqa: BLE001 - re-raised on every rank below
+                error = f"{type(exc).__name__}: {exc}"
+        error = comm.bcast(error, root=0)
+        if error is not None:
+            raise RuntimeError(f"Gmsh failed: {error}")
+        if msh_file is not None:
+            return None
+        data = dolfinx.io.gmsh.model_to_mesh(gmsh.model, comm, 0, gdim=gdim)
+    return _domain_from(data)
+
+
+def _domain_from(data) -> Domain:
+    dim = data.mesh.topology.dim
+    groups = {name: tag for name, (d, tag) in
+              ((n, (pg.dim, pg.tag)) for n, pg in data.physical_groups.items())}
+    cells = {n: t for n, t in groups.items() if data.physical_groups[n].dim == dim}
+    facets = {n: t for n, t in groups.items() if data.physical_groups[n].dim == dim - 1}
+    data.mesh.topology.create_connectivity(dim - 1, dim)
+    return Domain(data.mesh, data.cell_tags, data.facet_tags, cells, facets)
+
+
+def read_msh(path: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, gdim: int = 3) -> Domain:
+    """Read a mesh written by ``fem-spin mesh`` (or any Gmsh .msh with physical groups)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"mesh file {str(path)!r} does not exist")
+    return _domain_from(dolfinx.io.gmsh.read_from_msh(str(path), comm, 0, gdim=gdim))
+
+
+def build_slab(geo: SlabGeometry, comm: MPI.Comm = MPI.COMM_WORLD, msh_file: Path | None = None
+               ) -> Domain | None:
+    """Mesh the CPP slab: graded to h_interface at x = 0, h_far away from it."""
+    dom = mesh_model(comm, lambda g: add_slab_model(g, geo), gdim=geo.dim, msh_file=msh_file)
+    if dom is not None:
+        dom.info.update(kind="slab", dim=geo.dim, length=geo.length, width=geo.width,
+                        h_interface=geo.h_interface, h_far=geo.h_far)
+    return dom

@@ -1,0 +1,113 @@
+"""A spin-accumulation problem: domain + material + magnetization + conditions -> m."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._backend import dolfinx, ufl
+from .forms import SpinForm
+from .magnetization import interpolate
+from .material import Material
+from .mesh import Domain
+from .progress import logger, stage
+from .solvers import LinearSolver
+
+
+@dataclass(kw_only=True)
+class SpinProblem:
+    """The steady problem of MODEL.md on a tagged domain.
+
+    Attributes:
+        domain: the mesh with named facet tags.
+        material: physical parameters.
+        magnetization: callable x -> M/M0 (see `fem_spin.magnetization`).
+        degree: Lagrange degree of m (1 or 2).
+        dirichlet: facet-tag name -> fixed value of m on it; Neumann (zero spin
+            current) everywhere else.
+        m_eq: "zero" (the slab: ends drive it) or "magnetization" (m_eq = M/M0, the ring).
+        solver: preset name ("direct" or "iterative").
+        petsc_options: PETSc options on top of the preset.
+        quadrature_degree: None for the default 2 degree + 1.
+    """
+
+    domain: Domain
+    material: Material
+    magnetization: object
+    degree: int = 1
+    dirichlet: Mapping[str, np.ndarray] = field(default_factory=dict)
+    m_eq: str = "zero"
+    solver: str = "direct"
+    petsc_options: Mapping[str, object] | None = None
+    quadrature_degree: int | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.degree not in (1, 2, 3):
+            raise ValueError(f"discretization.degree must be 1, 2 or 3, got {self.degree!r}")
+        if self.m_eq not in ("zero", "magnetization"):
+            raise ValueError(f"m_eq must be 'zero' or 'magnetization', got {self.m_eq!r}")
+        for name in self.dirichlet:
+            if name not in self.domain.facets:
+                raise ValueError(f"boundary {name!r} is not a facet group of the mesh "
+                                 f"(it has {sorted(self.domain.facets)})")
+        mesh = self.domain.mesh
+        self.V = dolfinx.fem.functionspace(mesh, ("Lagrange", self.degree, (3,)))
+        self.M = interpolate(self.magnetization, self.V, name="M")
+        self.form = SpinForm(self.V, self.M, self.material,
+                             m_eq=self.M if self.m_eq == "magnetization" else None,
+                             quadrature_degree=self.quadrature_degree)
+        self.m = dolfinx.fem.Function(self.V, name="m")
+
+    @property
+    def num_dofs(self) -> int:
+        return self.V.dofmap.index_map.size_global * self.V.dofmap.index_map_bs
+
+    def boundary_conditions(self) -> list[dolfinx.fem.DirichletBC]:
+        mesh, tags = self.domain.mesh, self.domain.facet_tags
+        fdim = mesh.topology.dim - 1
+        bcs = []
+        for name, value in self.dirichlet.items():
+            facets = tags.find(self.domain.facets[name])
+            dofs = dolfinx.fem.locate_dofs_topological(self.V, fdim, facets)
+            val = np.asarray(value, dtype=dolfinx.default_scalar_type)
+            bcs.append(dolfinx.fem.dirichletbc(val, dofs, self.V))
+        return bcs
+
+    def make_solver(self, a=None, L=None) -> LinearSolver:
+        return LinearSolver(a if a is not None else self.form.bilinear(),
+                            L if L is not None else self.form.linear(),
+                            self.boundary_conditions(), self.solver, self.petsc_options)
+
+    def solve(self) -> dolfinx.fem.Function:
+        """Assemble and solve; logs the stages with timings and the DOF count."""
+        logger.info("%d DOFs (P%d, 3 components) on %d ranks, quadrature degree %d",
+                    self.num_dofs, self.degree, self.domain.comm.size, self.form.quadrature_degree)
+        with stage("assemble", self.domain.comm, self.timings):
+            solver = self.make_solver()
+            solver.assemble_matrix()
+        try:
+            with stage("solve", self.domain.comm, self.timings):
+                solver.solve(self.m)
+            self.iterations = solver.iterations
+        finally:
+            solver.destroy()
+        return self.m
+
+    def torque(self) -> ufl.core.expr.Expr:
+        """T = omega x m [1/s] (the LL-equation torque on M, Eq. 79)."""
+        return self.material.omega0 * ufl.cross(self.M, self.m)
+
+    def spin_current(self) -> ufl.core.expr.Expr:
+        """J^{kj} = -Dt^{kp} d_j m^p in m/s (lengths in nm, hence 1e9)."""
+        scale = self.material.D * 1e9 / self.material.l_sf_nm**2
+        return -scale * self.form.flux(self.m)
+
+
+def slab_problem(domain: Domain, material: Material, profile, **kwargs) -> SpinProblem:
+    """The paper's CPP slab: m = -u_L at the left end, +u_R at the right end, m_eq = 0."""
+    u_l, u_r = profile.end_directions()
+    return SpinProblem(domain=domain, material=material, magnetization=profile,
+                       dirichlet={"left_end": -u_l, "right_end": u_r}, m_eq="zero", **kwargs)

@@ -1,0 +1,39 @@
+"""MPI-safe pytest set-up (the same tests run under `mpirun -n 2`)."""
+
+import gc
+import os
+from pathlib import Path
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("PYVISTA_OFF_SCREEN", "true")
+
+import fem_spin._backend  # noqa: E402,F401 - DOLFINx/PETSc in the right order
+import pytest  # noqa: E402
+from mpi4py import MPI  # noqa: E402
+
+
+@pytest.fixture
+def comm_tmp(tmp_path) -> Path:
+    """One temporary folder shared by all ranks (rank 0's)."""
+    return Path(MPI.COMM_WORLD.bcast(str(tmp_path), root=0))
+
+
+@pytest.fixture(autouse=True)
+def _collect_together():
+    """Run collective PETSc destructors on all ranks at the same point."""
+    yield
+    gc.collect()
+    MPI.COMM_WORLD.Barrier()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "mpi: also run under mpirun -n 2 by the test command")
+    config.addinivalue_line("markers", "serial: meaningful on one rank only")
+
+
+def pytest_collection_modifyitems(config, items):
+    if MPI.COMM_WORLD.size > 1:
+        skip = pytest.mark.skip(reason="serial-only test")
+        for item in items:
+            if "serial" in item.keywords:
+                item.add_marker(skip)
