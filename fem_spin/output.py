@@ -35,6 +35,8 @@ def check_output_dir(path: Path, overwrite: bool) -> None:
     probe = parent
     while not probe.exists():
         probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"output folder {str(path)!r} cannot be created: {str(probe)!r} is a file")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise OutputError(f"output folder {str(path)!r} is not writable (no write access to {str(probe)!r})")
 

@@ -42,6 +42,12 @@ def render_field(vtk_file: Path, png_path: Path, field: str = "m", component: in
     except ImportError:  # pragma: no cover - optional
         return None
     pv.OFF_SCREEN = True
+    try:  # no display on clusters: keep VTK's "bad X server" chatter off stderr
+        import vtk
+
+        vtk.vtkLogger.SetStderrVerbosity(vtk.vtkLogger.VERBOSITY_OFF)
+    except (ImportError, AttributeError):  # pragma: no cover
+        pass
     reader = pv.get_reader(str(vtk_file))
     grid = reader.read()
     if isinstance(grid, pv.MultiBlock):

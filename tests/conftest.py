@@ -26,7 +26,12 @@ def _collect_together():
     MPI.COMM_WORLD.Barrier()
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_configure(config):
+    if MPI.COMM_WORLD.rank > 0:  # report from rank 0 only; failures still set the exit code
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            config.pluginmanager.unregister(reporter)
     config.addinivalue_line("markers", "mpi: also run under mpirun -n 2 by the test command")
     config.addinivalue_line("markers", "serial: meaningful on one rank only")
 
@@ -37,3 +42,13 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "serial" in item.keywords:
                 item.add_marker(skip)
+
+
+
+def pytest_runtest_logreport(report):
+    """Ranks > 0 have no terminal output: print their failures so they are not lost."""
+    if MPI.COMM_WORLD.rank > 0 and report.failed:
+        import sys
+
+        print(f"\n[rank {MPI.COMM_WORLD.rank}] FAILED {report.nodeid}\n{report.longreprtext}",
+              file=sys.stderr, flush=True)
