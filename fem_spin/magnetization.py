@@ -24,9 +24,13 @@ def _unit(v, key: str) -> np.ndarray:
 
 
 def rotate_about_x(v: np.ndarray, angle: float) -> np.ndarray:
-    """Rotate a 3-vector by `angle` (radians) about the x axis (the current direction)."""
+    """Turn v by `angle` (radians) about the current direction x, z towards +y.
+
+    That is cos(angle) v + sin(angle) (v x e_x) for v normal to x: u_L = z gives
+    u_R = (0, sin theta, cos theta), so theta = 90 degrees is u_R = +y.
+    """
     c, s = math.cos(angle), math.sin(angle)
-    return np.array([v[0], c * v[1] - s * v[2], s * v[1] + c * v[2]])
+    return np.array([v[0], c * v[1] + s * v[2], -s * v[1] + c * v[2]])
 
 
 def _check_angle(theta_deg: float) -> float:
@@ -54,8 +58,8 @@ class Uniform:
 class Interface:
     """The paper's spacer profile (Fig. 5): mu = tanh(|x|/w) dips to 0 at x = 0.
 
-    The direction is u_L = u_left for x < 0 and u_R = u_left rotated by theta about
-    the current direction x for x > 0; the jump sits where mu = 0, so M itself is
+    The direction is u_L = u_left for x < 0 and u_R = u_left turned by theta about
+    the current direction x (see `rotate_about_x`) for x > 0; the jump sits where mu = 0, so M itself is
     continuous.
 
     Attributes:
@@ -111,7 +115,7 @@ class RotatingWall:
         u_l = _unit(self.u_left, "magnetization.u_left")
         phi = math.radians(self.theta) * 0.5 * (1 + np.tanh(x[0] / self.width))
         c, s = np.cos(phi), np.sin(phi)
-        u = np.vstack([np.full_like(phi, u_l[0]), c * u_l[1] - s * u_l[2], s * u_l[1] + c * u_l[2]])
+        u = np.vstack([np.full_like(phi, u_l[0]), c * u_l[1] + s * u_l[2], -s * u_l[1] + c * u_l[2]])
         mu = np.tanh(np.abs(x[0]) / self.width) if self.dip else 1.0
         return mu * u
 

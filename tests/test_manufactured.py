@@ -20,7 +20,7 @@ def wall_ufl(x):
     """RotatingWall(theta=120, w=0.3, dip) written in UFL for the exact source."""
     phi = np.radians(120.0) * 0.5 * (1 + ufl.tanh(x[0] / 0.3))
     mu = ufl.tanh(abs(x[0]) / 0.3)
-    return mu * ufl.as_vector((0.0, -ufl.sin(phi), ufl.cos(phi)))
+    return mu * ufl.as_vector((0.0, ufl.sin(phi), ufl.cos(phi)))
 
 
 def exact(x):
@@ -64,7 +64,7 @@ def l2_error(n, degree):
 
 
 @pytest.mark.mpi
-@pytest.mark.parametrize("degree,levels,order", [(1, (8, 16, 32), 2.0), (2, (4, 8, 16), 3.0)])
+@pytest.mark.parametrize("degree,levels,order", [(1, (8, 16, 32), 2.0), (2, (8, 16, 32), 3.0)])
 def test_c4_convergence_order(degree, levels, order):
     errors = [l2_error(n, degree) for n in levels]
     rates = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
