@@ -3,7 +3,7 @@
 In nm and units of tau_sf (see `fem_spin.material`) the weak form reads: find m
 in V^3 with
 
-    (l^2 A^-1 grad m, grad v) + (m, v) + (beta M x m, v) [+ (m - m_old, v)/dt]
+    (l^2 A^-1 grad m, grad v) + (m, v) + (beta M x m, v) [+ (m - m_old, v)/dt, theta scheme]
         = (m_eq, v) + (f, v) [+ 0 on Neumann boundaries],
 
 with A^-1 = (I - [alpha]x + alpha alpha^T)/(1 + |alpha|^2) and alpha = a0 M/M0.
@@ -47,6 +47,7 @@ class SpinForm:
         source: extra body source f (manufactured solutions).
         dt: time step in units of tau_sf (None: steady).
         m_old: previous time level (needed with dt).
+        theta: 1 backward Euler (order 1), 0.5 Crank-Nicolson (order 2).
         quadrature_degree: None picks `default_quadrature_degree`.
     """
 
@@ -57,6 +58,7 @@ class SpinForm:
     source: object = None
     dt: object = None
     m_old: object = None
+    theta: float = 1.0
     quadrature_degree: int | None = None
 
     def __post_init__(self) -> None:
@@ -75,12 +77,16 @@ class SpinForm:
         """Scaled spin current l^2 A^-1 grad m (shape 3 x gdim); J = -D/l^2 * 1e9 of it in m/s."""
         return self.l2 * ufl.dot(self.Ainv, ufl.grad(m))
 
+    def operator(self, u, v) -> ufl.Form:
+        """The steady operator: (l^2 A^-1 grad u, grad v) + (u, v) + (omega x u, v)."""
+        return (ufl.inner(self.flux(u), ufl.grad(v)) + ufl.inner(u, v)
+                + ufl.inner(ufl.cross(self.omega, u), v)) * self.dx
+
     def bilinear(self) -> ufl.Form:
         u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
-        a = (ufl.inner(self.flux(u), ufl.grad(v)) + ufl.inner(u, v)
-             + ufl.inner(ufl.cross(self.omega, u), v)) * self.dx
-        if self.dt is not None:
-            a += ufl.inner(u, v) / self.dt * self.dx
+        a = self.operator(u, v)
+        if self.dt is not None:  # theta scheme: (u, v)/dt + theta L(u, v)
+            a = ufl.inner(u, v) / self.dt * self.dx + self.theta * a
         return a
 
     def linear(self) -> ufl.Form:
@@ -90,6 +96,9 @@ class SpinForm:
         f = zero if self.m_eq is None else self.m_eq
         if self.source is not None:
             f = f + self.source
+        rhs = ufl.inner(f, v) * self.dx
         if self.dt is not None:
-            f = f + self.m_old / self.dt
-        return ufl.inner(f, v) * self.dx
+            rhs += ufl.inner(self.m_old, v) / self.dt * self.dx
+            if self.theta != 1.0:
+                rhs -= (1 - self.theta) * self.operator(self.m_old, v)
+        return rhs

@@ -1,0 +1,42 @@
+"""C3 (MODEL.md): uniform decay with precession, measured order in time."""
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from fem_spin.magnetization import Uniform
+from fem_spin.material import Material
+from fem_spin.problem import SpinProblem
+from fem_spin.transient import run_transient
+
+from helpers import uniform_1d_slab
+
+# beta = omega0 tau_sf = 5: five radians of precession per spin-flip time.
+MAT = Material(D=1e-3, tau_sf=1e-11, a0=5.0, omega0=5e11)
+M0 = np.array([0.6, 0.0, 0.8])
+
+
+def exact(t_over_tau):
+    """dm/dt = -m/tau - omega x m with omega along z: psi = m_x + i m_y rotates clockwise."""
+    psi = (M0[0] + 1j * M0[1]) * np.exp(-(1 + 1j * MAT.beta) * t_over_tau)
+    return np.array([psi.real, psi.imag, M0[2] * np.exp(-t_over_tau)])
+
+
+def final_error(nsteps, theta):
+    dom = uniform_1d_slab(10.0, 2.0)
+    p = SpinProblem(domain=dom, material=MAT, magnetization=Uniform(), degree=1)  # no Dirichlet ends
+    t_end = 1.0 * MAT.tau_sf
+    m = run_transient(p, t_end, t_end / nsteps, theta=theta,
+                      m0=lambda x: np.tile(M0[:, None], (1, x.shape[1])))
+    vals = m.x.array.reshape(-1, 3)
+    err = np.max(np.abs(vals - exact(1.0)), initial=0.0)
+    return MPI.COMM_WORLD.allreduce(err, op=MPI.MAX)
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("theta,order,levels", [(1.0, 1.0, (160, 320, 640)), (0.5, 2.0, (40, 80, 160))])
+def test_c3_uniform_precessing_decay_order(theta, order, levels):
+    errors = [final_error(n, theta) for n in levels]
+    rates = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    assert abs(rates[-1] - order) < 0.1, (errors, rates)
+    assert errors[-1] < (5e-3 if theta == 1.0 else 1e-4)
