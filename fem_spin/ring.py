@@ -130,7 +130,7 @@ class RingMagnetization:
         return np.tanh(dist / self.width) * self.direction(which)
 
 
-def centreline(side: float, width: float, n: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
+def centreline(side: float, n: int) -> tuple[np.ndarray, np.ndarray]:
     """n points on the loop's centreline (start at corner 0, counter-clockwise) and their
     arc length s in [0, 4L]."""
     s = np.linspace(0.0, 4 * side, n)

@@ -130,7 +130,7 @@ def profile_samples(case: dict, problem: SpinProblem) -> tuple[np.ndarray, np.nd
     if geo["kind"] == "ring":
         from .ring import centreline
 
-        s, pts = centreline(geo["length_nm"], geo["width_nm"], n, geo["dim"])
+        s, pts = centreline(geo["length_nm"], n)
         return s, pts, "s_nm"
     L = geo["length_nm"]
     pts = axis_points(-L / 2, L / 2, n, geo["dim"])

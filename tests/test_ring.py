@@ -48,7 +48,7 @@ def test_uniform_magnetization_gives_equilibrium():
 
 def test_ring_magnetization_turns_90_degrees_and_dips():
     prof = RingMagnetization(side=10.0, width=0.6)
-    s, pts = centreline(10.0, 2.0, 9, 2)  # corners and mid-sides
+    s, pts = centreline(10.0, 9)  # corners and mid-sides
     M = prof(pts.T)
     assert np.allclose(np.linalg.norm(M[:, ::2], axis=0), 0.0)  # corners: s = 0, 10, ...
     mids = M[:, 1::2]
@@ -67,7 +67,7 @@ def test_ring_same_on_1_and_2_ranks():
         p = SpinProblem(domain=build_ring(GEO2, comm), material=Material.paper(),
                         magnetization=RingMagnetization(side=10.0, width=0.6), m_eq="magnetization")
         p.solve()
-        return sample(p.m, centreline(10.0, 2.0, 101, 2)[1])
+        return sample(p.m, centreline(10.0, 101)[1])
 
     par = solve(world)
     if world.rank == 0:
