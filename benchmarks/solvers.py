@@ -1,0 +1,201 @@
+"""Solver benchmark on the real operator: 3D slab, P1 vector, a0 = beta = 100.
+
+    python benchmarks/solvers.py [--h 1.0 0.7 0.5] [--ranks 1 2] [--out benchmarks/results]
+
+For each mesh size h (uniform, L = 100 nm, 10 x 10 nm cross-section) and rank count it runs
+each method in its own `mpirun` process (so peak memory is per run) and prints a table:
+DOFs, mesh / assembly / solve time, iterations, peak memory per rank, and the time of a
+scalar Poisson solve (CG + GAMG) with about the same number of DOFs on the same geometry
+(h / 3^(1/3)) as a reference. Saves results.csv and time_vs_dofs.png. Methods that fail
+(GAMG, ILU, ASM) are run only on the smallest mesh, capped at 300 iterations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+METHODS = {
+    "direct": ("direct", {}),
+    "iterative": ("iterative", {}),
+    "blr-1e-3": ("iterative", {"mat_mumps_cntl_7": 1e-3}),
+    "gamg": ("iterative", {"pc_type": "gamg", "ksp_max_it": 300}),
+    "ilu": ("iterative", {"pc_type": "bjacobi", "sub_pc_type": "ilu", "ksp_max_it": 300}),
+    "asm": ("iterative", {"pc_type": "asm", "pc_asm_blocks": 8, "pc_asm_overlap": 4,
+                          "sub_ksp_type": "preonly", "sub_pc_type": "lu", "ksp_max_it": 300}),
+}
+LOSERS = ("gamg", "ilu", "asm")
+
+
+def worker(h: float, method: str) -> dict:
+    import fem_spin._backend  # noqa: F401
+    from mpi4py import MPI
+
+    from fem_spin.magnetization import Interface
+    from fem_spin.material import Material
+    from fem_spin.mesh import SlabGeometry, build_slab
+    from fem_spin.problem import slab_problem
+
+    comm = MPI.COMM_WORLD
+    row: dict = {"method": method, "h_nm": h, "ranks": comm.size}
+    t = time.perf_counter()
+    if method == "poisson":
+        h = h / 3 ** (1 / 3)  # 3x the nodes: the same DOF count as the 3-vector problem
+    dom = build_slab(SlabGeometry(dim=3, length=100.0, width=10.0, h_interface=h, h_far=h), comm)
+    row["mesh_s"] = comm.allreduce(time.perf_counter() - t, op=MPI.MAX)
+    if method == "poisson":
+        row.update(poisson(dom))
+    else:
+        preset, extra = METHODS[method]
+        p = slab_problem(dom, Material.paper(), Interface(theta=90.0, width=0.6), degree=1,
+                         solver=preset, petsc_options=extra)
+        row["dofs"] = p.num_dofs
+        row["quadrature_degree"] = p.form.quadrature_degree
+        t = time.perf_counter()
+        s = p.make_solver()
+        s.assemble_matrix()
+        row["assemble_s"] = comm.allreduce(time.perf_counter() - t, op=MPI.MAX)
+        t = time.perf_counter()
+        try:
+            s.solve(p.m)
+            row["converged"] = True
+        except Exception:  # noqa: BLE001 - a failing method is a result here
+            row["converged"] = False
+        row["solve_s"] = comm.allreduce(time.perf_counter() - t, op=MPI.MAX)
+        row["iterations"] = s.ksp.getIterationNumber()
+        s.destroy()
+    row["peak_mem_mb"] = comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                                        op=MPI.MAX)
+    return row
+
+
+def poisson(dom) -> dict:
+    """-lap u = 1, u = 0 at the ends: CG + GAMG to 1e-8."""
+    import ufl
+    from mpi4py import MPI
+    from petsc4py import PETSc
+
+    import dolfinx
+    from fem_spin.solvers import LinearSolver
+
+    comm = dom.comm
+    V = dolfinx.fem.functionspace(dom.mesh, ("Lagrange", 1))
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    fdim = dom.mesh.topology.dim - 1
+    facets = dom.facet_tags.indices[dom.facet_tags.values != dom.facets["interface"]]
+    bc = dolfinx.fem.dirichletbc(PETSc.ScalarType(0), dolfinx.fem.locate_dofs_topological(V, fdim, facets), V)
+    a = ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx
+    L = ufl.inner(dolfinx.fem.Constant(dom.mesh, PETSc.ScalarType(1.0)), v) * ufl.dx
+    t = time.perf_counter()
+    s = LinearSolver(a, L, [bc], "iterative", {"ksp_type": "cg", "pc_type": "gamg", "ksp_rtol": 1e-8},
+                     name="poisson")
+    s.assemble_matrix()
+    out = {"assemble_s": comm.allreduce(time.perf_counter() - t, op=MPI.MAX)}
+    uh = dolfinx.fem.Function(V)
+    t = time.perf_counter()
+    s.solve(uh)
+    out.update(solve_s=comm.allreduce(time.perf_counter() - t, op=MPI.MAX),
+               iterations=s.ksp.getIterationNumber(), converged=True,
+               dofs=V.dofmap.index_map.size_global)
+    s.destroy()
+    return out
+
+
+def run_one(ranks: int, h: float, method: str, timeout: float) -> dict:
+    mpirun = Path(sys.executable).parent / "mpirun"
+    cmd = [str(mpirun) if mpirun.exists() else "mpirun", "-n", str(ranks), sys.executable, __file__,
+           "--worker", "--h", str(h), "--method", method]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+    except subprocess.TimeoutExpired:
+        return {"method": method, "h_nm": h, "ranks": ranks, "converged": False, "note": "timeout"}
+    for line in proc.stdout.splitlines()[::-1]:
+        if line.startswith("{"):
+            return json.loads(line)
+    return {"method": method, "h_nm": h, "ranks": ranks, "converged": False,
+            "note": (proc.stderr.strip().splitlines() or ["crashed"])[-1][:80]}
+
+
+COLS = ["method", "ranks", "h_nm", "dofs", "mesh_s", "assemble_s", "solve_s", "iterations",
+        "peak_mem_mb", "converged", "solve_vs_poisson"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--h", type=float, nargs="+", default=[1.0, 0.7, 0.5])
+    ap.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--methods", nargs="+", default=["direct", "iterative", "blr-1e-3", *LOSERS])
+    ap.add_argument("--timeout", type=float, default=900)
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--method", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        row = worker(args.h[0], args.method)
+        from mpi4py import MPI
+
+        if MPI.COMM_WORLD.rank == 0:
+            print(json.dumps(row), flush=True)
+        return
+    rows = []
+    for ranks in args.ranks:
+        for i, h in enumerate(args.h):
+            ref = run_one(ranks, h, "poisson", args.timeout)
+            rows.append(ref)
+            for method in args.methods:
+                if method in LOSERS and i > 0:
+                    continue
+                row = run_one(ranks, h, method, args.timeout)
+                if row.get("solve_s") and ref.get("solve_s"):
+                    row["solve_vs_poisson"] = row["solve_s"] / ref["solve_s"]
+                rows.append(row)
+                print(fmt(row), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(args.out / "results.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=COLS + ["note"], extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    print(f"\nmachine: {platform.node()} {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores\n")
+    print(" | ".join(COLS))
+    for row in rows:
+        print(fmt(row))
+    plot(rows, args.out / "time_vs_dofs.png")
+
+
+def fmt(row: dict) -> str:
+    def f(v):
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+    return " | ".join(f(row.get(c, "")) for c in COLS) + (f"  ({row['note']})" if row.get("note") else "")
+
+
+def plot(rows: list[dict], png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    for (method, ranks) in sorted({(r["method"], r["ranks"]) for r in rows}):
+        pts = [(r["dofs"], r["solve_s"]) for r in rows if r["method"] == method and r["ranks"] == ranks
+               and r.get("converged") and r.get("dofs")]
+        if pts:
+            x, y = zip(*sorted(pts))
+            ax.loglog(x, y, "o-" if ranks == 1 else "s--", label=f"{method}, {ranks} rank(s)")
+    ax.set_xlabel("DOFs"), ax.set_ylabel("solve time [s]"), ax.legend(fontsize=7)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(png)
+
+
+if __name__ == "__main__":
+    main()
