@@ -21,8 +21,9 @@ from .output import atomic_dir, axis_points, derived_fields, sample, write_parav
 from .problem import SpinProblem, slab_problem
 from .progress import logger, stage
 
-# Above this many DOFs `solver.preset = "auto"` picks the iterative solver.
-AUTO_ITERATIVE_DOFS = 300_000
+# Above this many DOFs `solver.preset = "auto"` picks the iterative solver: from 1.5e5 DOFs on
+# it is faster and lighter than MUMPS LU on 1 and 2 ranks (docs/benchmark.md).
+AUTO_ITERATIVE_DOFS = 150_000
 
 
 def versions() -> dict[str, str]:
