@@ -27,6 +27,7 @@ from pathlib import Path
 METHODS = {
     "direct": ("direct", {}),
     "iterative": ("iterative", {}),
+    "shifted": ("shifted", {}),
     "blr-1e-4": ("iterative", {"mat_mumps_cntl_7": 1e-4}),
     "blr-1e-3": ("iterative", {"mat_mumps_cntl_7": 1e-3}),
     "gamg": ("iterative", {"pc_type": "gamg", "ksp_max_it": 300}),
@@ -37,7 +38,7 @@ METHODS = {
 LOSERS = ("gamg", "ilu", "asm")
 
 
-def worker(h: float, method: str) -> dict:
+def worker(h: float, method: str, a0: float = 100.0) -> dict:
     import fem_spin._backend  # noqa: F401
     from mpi4py import MPI
 
@@ -47,7 +48,7 @@ def worker(h: float, method: str) -> dict:
     from fem_spin.problem import slab_problem
 
     comm = MPI.COMM_WORLD
-    row: dict = {"method": method, "h_nm": h, "ranks": comm.size}
+    row: dict = {"method": method, "h_nm": h, "ranks": comm.size, "a0_beta": a0}
     t = time.perf_counter()
     if method == "poisson":
         h = h / 3 ** (1 / 3)  # 3x the nodes: the same DOF count as the 3-vector problem
@@ -57,7 +58,8 @@ def worker(h: float, method: str) -> dict:
         row.update(poisson(dom))
     else:
         preset, extra = METHODS[method]
-        p = slab_problem(dom, Material.paper(), Interface(theta=90.0, width=0.6), degree=1,
+        mat = Material(D=1e-3, tau_sf=1e-11, a0=a0, omega0=a0 / 1e-11)
+        p = slab_problem(dom, mat, Interface(theta=90.0, width=0.6), degree=1,
                          solver=preset, petsc_options=extra)
         row["dofs"] = p.num_dofs
         row["quadrature_degree"] = p.form.quadrature_degree
@@ -111,10 +113,10 @@ def poisson(dom) -> dict:
     return out
 
 
-def run_one(ranks: int, h: float, method: str, timeout: float) -> dict:
+def run_one(ranks: int, h: float, method: str, timeout: float, a0: float = 100.0) -> dict:
     mpirun = Path(sys.executable).parent / "mpirun"
     cmd = [str(mpirun) if mpirun.exists() else "mpirun", "-n", str(ranks), sys.executable, __file__,
-           "--worker", "--h", str(h), "--method", method]
+           "--worker", "--h", str(h), "--method", method, "--a0", str(a0)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                               env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -127,7 +129,7 @@ def run_one(ranks: int, h: float, method: str, timeout: float) -> dict:
             "note": (proc.stderr.strip().splitlines() or ["crashed"])[-1][:80]}
 
 
-COLS = ["method", "ranks", "h_nm", "dofs", "mesh_s", "assemble_s", "solve_s", "iterations",
+COLS = ["method", "a0_beta", "ranks", "h_nm", "dofs", "mesh_s", "assemble_s", "solve_s", "iterations",
         "peak_mem_mb", "converged", "solve_vs_poisson"]
 
 
@@ -137,12 +139,14 @@ def main() -> None:
     ap.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--methods", nargs="+", default=["direct", "iterative", "blr-1e-4", "blr-1e-3", *LOSERS])
     ap.add_argument("--timeout", type=float, default=900)
+    ap.add_argument("--a0", type=float, nargs="+", default=[100.0],
+                    help="values of a0 = beta (tensor and precession strength) to sweep")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--method", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        row = worker(args.h[0], args.method)
+        row = worker(args.h[0], args.method, args.a0[0])
         from mpi4py import MPI
 
         if MPI.COMM_WORLD.rank == 0:
@@ -153,10 +157,10 @@ def main() -> None:
         for i, h in enumerate(args.h):
             ref = run_one(ranks, h, "poisson", args.timeout)
             rows.append(ref)
-            for method in args.methods:
+            for method, a0 in ((m, a) for m in args.methods for a in args.a0):
                 if method in LOSERS and i > 0:
                     continue
-                row = run_one(ranks, h, method, args.timeout)
+                row = run_one(ranks, h, method, args.timeout, a0)
                 if row.get("solve_s") and ref.get("solve_s"):
                     row["solve_vs_poisson"] = row["solve_s"] / ref["solve_s"]
                 rows.append(row)

@@ -95,8 +95,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "quadrature_degree": Key("int", None, doc="default 2 degree + 1", check=positive),
     },
     "solver": {
-        "preset": Key("str", "auto", doc="direct (MUMPS LU), iterative, or auto (by DOF count)",
-                      choices=("auto", "direct", "iterative")),
+        "preset": Key("str", "auto", doc="direct (MUMPS LU), iterative (GMRES + BLR MUMPS), "
+                      "shifted (FGMRES + A-scaled shifted Laplacian/GAMG, for a0 beta <= 100), or auto "
+                      "(direct below 1.5e5 DOFs, else shifted or iterative by a0 beta)",
+                      choices=("auto", "direct", "iterative", "shifted")),
         "petsc_options": Key("table", {}, doc="PETSc options on top of the preset, "
                              "e.g. {ksp_monitor = \"\"}"),
     },

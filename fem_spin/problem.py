@@ -77,9 +77,16 @@ class SpinProblem:
         return bcs
 
     def make_solver(self, a=None, L=None) -> LinearSolver:
+        shell = None
+        if self.solver == "shifted":
+            from .precond import ShiftedLaplacian
+
+            def shell(prefix, bcs):
+                return ShiftedLaplacian(self.V, self.M, self.material, bcs, prefix)
         return LinearSolver(a if a is not None else self.form.bilinear(),
                             L if L is not None else self.form.linear(),
-                            self.boundary_conditions(), self.solver, self.petsc_options)
+                            self.boundary_conditions(), self.solver, self.petsc_options,
+                            shell_pc=shell)
 
     def solve(self) -> dolfinx.fem.Function:
         """Assemble and solve; logs the stages with timings and the DOF count."""

@@ -24,6 +24,9 @@ from .progress import logger, stage
 # Above this many DOFs `solver.preset = "auto"` picks the iterative solver: from 1.5e5 DOFs on
 # it is faster and lighter than MUMPS LU on 1 and 2 ranks (docs/benchmark.md).
 AUTO_ITERATIVE_DOFS = 150_000
+# The shifted-Laplacian preconditioner converges in ~70 mesh-independent iterations at
+# a0 = beta = 10 and not at all at 100 (the transverse block becomes Helmholtz-like).
+SHIFTED_MAX_A0_BETA = 100.0
 
 
 def versions() -> dict[str, str]:
@@ -112,9 +115,17 @@ def make_problem(case: dict, domain: Domain, petsc_options: dict | None = None) 
                 problem.dirichlet[end] = np.asarray(bnd[end], dtype=float)
     preset = case["solver"]["preset"]
     if preset == "auto":
-        preset = "iterative" if problem.num_dofs > AUTO_ITERATIVE_DOFS else "direct"
+        preset = auto_preset(problem.num_dofs, material)
     problem.solver = preset
     return problem
+
+
+def auto_preset(dofs: int, material: Material) -> str:
+    """LU while it is cheap; above, the shifted Laplacian where it converges (a0 beta <= 100),
+    else GMRES + BLR MUMPS (docs/benchmark.md)."""
+    if dofs <= AUTO_ITERATIVE_DOFS:
+        return "direct"
+    return "shifted" if material.a0 * material.beta <= SHIFTED_MAX_A0_BETA else "iterative"
 
 
 @dataclass
