@@ -227,7 +227,7 @@ COMMANDS = {"run": cmd_run, "mesh": cmd_mesh, "sweep": cmd_sweep, "plot": cmd_pl
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (tests call it directly)."""
     from . import _backend  # noqa: F401 - DOLFINx and PETSc in the right order
-    from .progress import configure_logging, logger
+    from .progress import configure_logging
     from .solvers import SolverError
     from mpi4py import MPI
 

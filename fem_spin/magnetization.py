@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._backend import dolfinx
+from ._checks import require_positive
 
 
 def _unit(v, key: str) -> np.ndarray:
@@ -74,8 +75,7 @@ class Interface:
 
     def __post_init__(self) -> None:
         _check_angle(self.theta)
-        if not (isinstance(self.width, (int, float)) and self.width > 0):
-            raise ValueError(f"magnetization.width must be a positive length in nm, got {self.width!r}")
+        require_positive(self, "magnetization", ("width",))
         _unit(self.u_left, "magnetization.u_left")
 
     def end_directions(self) -> tuple[np.ndarray, np.ndarray]:
@@ -104,8 +104,7 @@ class RotatingWall:
 
     def __post_init__(self) -> None:
         _check_angle(self.theta)
-        if not (isinstance(self.width, (int, float)) and self.width > 0):
-            raise ValueError(f"magnetization.width must be a positive length in nm, got {self.width!r}")
+        require_positive(self, "magnetization", ("width",))
 
     def end_directions(self) -> tuple[np.ndarray, np.ndarray]:
         u_l = _unit(self.u_left, "magnetization.u_left")

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from ._checks import require_positive
+
 HBAR_EV_S = 6.582119569e-16  # reduced Planck constant in eV s
 
 
@@ -35,10 +37,7 @@ class Material:
     omega0: float = 1e13
 
     def __post_init__(self) -> None:
-        for key in ("D", "tau_sf"):
-            value = getattr(self, key)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"material.{key} must be a positive number, got {value!r}")
+        require_positive(self, "material", ("D", "tau_sf"), what="a positive number")
         for key in ("a0", "omega0"):
             value = getattr(self, key)
             if not (isinstance(value, (int, float)) and math.isfinite(value)):

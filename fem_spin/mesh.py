@@ -9,12 +9,12 @@ model to the current Gmsh session, so the same code writes ``.msh`` files
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._backend import MPI, dolfinx
+from ._checks import require_positive
 
 # Tags shared by all slab meshes: cells per layer, facets per end and the interface.
 SLAB_CELLS = {"layer_left": 1, "layer_right": 2}
@@ -66,14 +66,8 @@ class SlabGeometry:
     def __post_init__(self) -> None:
         if self.dim not in (1, 2, 3):
             raise ValueError(f"geometry.dim must be 1, 2 or 3, got {self.dim!r}")
-        for key in ("length", "width", "h_interface", "h_far"):
-            value = getattr(self, key)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"geometry.{key} must be a positive length in nm, got {value!r}")
-        if self.refine_distance is not None and not self.refine_distance > 0:
-            raise ValueError(
-                f"geometry.refine_distance must be a positive length in nm, got {self.refine_distance!r}"
-            )
+        require_positive(self, "geometry", ("length", "width", "h_interface", "h_far"),
+                         optional=("refine_distance",))
 
     @property
     def distance(self) -> float:

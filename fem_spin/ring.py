@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ._backend import MPI
+from ._checks import require_positive
 from .mesh import Domain, _graded_size_field, mesh_model
 
 RING_CELLS = {**{f"side_{i}": 1 + i for i in range(4)}, **{f"corner_{i}": 5 + i for i in range(4)}}
@@ -36,10 +37,8 @@ class RingGeometry:
     def __post_init__(self) -> None:
         if self.dim not in (2, 3):
             raise ValueError(f"geometry.dim must be 2 or 3 for a ring, got {self.dim!r}")
-        for key in ("side", "width", "h_corner", "h_far"):
-            value = getattr(self, key)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"ring {key} must be a positive length in nm, got {value!r}")
+        require_positive(self, "ring", ("side", "width", "h_corner", "h_far"),
+                         optional=("refine_distance",))
         if self.width >= self.side:
             raise ValueError(f"geometry.width_nm = {self.width!r} must be smaller than the ring side "
                              f"length_nm = {self.side!r}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
