@@ -27,7 +27,7 @@ comm = MPI.COMM_WORLD
 mat = Material.paper()
 domain = build_slab(SlabGeometry(dim=1, length=100.0, h_interface=0.1, h_far=0.25), comm)
 problem = slab_problem(domain, mat, Interface(theta=90.0, width=0.6), degree=2)
-pts = axis_points(-50.0, 50.0, 1001, 1)
+pts = axis_points(-50.0, 50.0, 1001)
 tau, dt, t_end = mat.tau_sf, mat.tau_sf / 100, 3 * mat.tau_sf
 snap_times = [0.05 * tau, 0.2 * tau, 0.5 * tau, 1.0 * tau, 3.0 * tau]
 # -

@@ -147,7 +147,7 @@ def sample(u: dolfinx.fem.Function, points: np.ndarray) -> np.ndarray | None:
     return out
 
 
-def axis_points(x0: float, x1: float, n: int, dim: int) -> np.ndarray:
+def axis_points(x0: float, x1: float, n: int) -> np.ndarray:
     """n points on the slab axis from x0 to x1 (y = z = 0)."""
     pts = np.zeros((n, 3))
     pts[:, 0] = np.linspace(x0, x1, n)

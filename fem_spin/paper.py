@@ -84,14 +84,13 @@ def plot_figure(folder: Path, key: str, values: list, components: list[int], png
 def peaks(folder: Path, key: str, values: list, ring: bool = False) -> dict:
     """Peak |m_x|, |m_y|, |m_z| per value; for the ring also the peak of |m| and of
     |m - m_eq| (the non-equilibrium part) along the centreline."""
-    from .ring import RingMagnetization, centreline
+    from .ring import equilibrium_along_loop
 
     out = {}
     for v, (s, m) in load_profiles(folder, key, values).items():
         row = {f"max_abs_m_{c}": float(np.max(np.abs(m[:, i]))) for i, c in enumerate("xyz")}
         if ring:
-            side = s[-1] / 4
-            meq = RingMagnetization(side=side)(centreline(side, len(s))[1].T).T
+            meq = equilibrium_along_loop(s[-1] / 4, len(s))
             row["max_abs_m"] = float(np.max(np.linalg.norm(m, axis=1)))
             row["max_abs_m_minus_meq"] = float(np.max(np.linalg.norm(m - meq, axis=1)))
         out[v] = row

@@ -140,6 +140,11 @@ def centreline(side: float, n: int) -> tuple[np.ndarray, np.ndarray]:
     return s, pts
 
 
+def equilibrium_along_loop(side: float, n: int, width: float = 0.6) -> np.ndarray:
+    """m_eq = M/M0 of the Fig. 12 profile at the n centreline points of `centreline`, (n, 3)."""
+    return RingMagnetization(side=side, width=width)(centreline(side, n)[1].T).T
+
+
 def ring_components(values: np.ndarray, s: np.ndarray, side: float) -> np.ndarray:
     """Global (x, y, z) components -> local (tangent, outward normal, z) along the loop."""
     k = np.minimum((s // side).astype(int), 3)

@@ -144,7 +144,7 @@ def profile_samples(case: dict, problem: SpinProblem) -> tuple[np.ndarray, np.nd
         s, pts = centreline(geo["length_nm"], n)
         return s, pts, "s_nm"
     L = geo["length_nm"]
-    pts = axis_points(-L / 2, L / 2, n, geo["dim"])
+    pts = axis_points(-L / 2, L / 2, n)
     return pts[:, 0], pts, "x_nm"
 
 
@@ -180,16 +180,18 @@ def run_case(case: dict, output: Path | None, overwrite: bool = False,
         return result
     with stage("write", comm, timings):
         with atomic_dir(output, comm, overwrite) as tmp:
-            write_results(case, problem, tmp, s, values, abscissa, summary, timings)
+            write_results(case, problem, tmp, s, values, abscissa)
     summary["timings_s"] = timings
-    if comm.rank == 0:
-        (output / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if comm.rank == 0:  # written once, after the move, so it has the write stage's time too
+        partial = output / ".summary.json.partial"
+        partial.write_text(json.dumps({**summary, "versions": versions()}, indent=2) + "\n")
+        partial.replace(output / "summary.json")
     logger.info("results in %s", output)
     return result
 
 
 def write_results(case: dict, problem: SpinProblem, folder: Path, s: np.ndarray,
-                  values: np.ndarray | None, abscissa: str, summary: dict, timings: dict) -> None:
+                  values: np.ndarray | None, abscissa: str) -> None:
     comm = problem.domain.comm
     out = case["output"]
     if out["paraview"]:
@@ -200,7 +202,6 @@ def write_results(case: dict, problem: SpinProblem, folder: Path, s: np.ndarray,
         header = "resolved case written by fem-spin: run it again with `fem-spin run case.toml`\n" + \
             "\n".join(f"{k}: {val}" for k, val in v.items())
         (folder / "case.toml").write_text(dump_toml(case, header))
-        (folder / "summary.json").write_text(json.dumps({**summary, "versions": v}, indent=2) + "\n")
         if out["png"]:
             from .plotting import plot_profile, render_field
 

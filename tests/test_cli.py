@@ -63,6 +63,7 @@ def test_run_end_to_end(comm_tmp, dim):
             assert (out / name).exists(), name
         summary = json.loads((out / "summary.json").read_text())
         assert summary["ranks"] == MPI.COMM_WORLD.size
+        assert summary["versions"]["dolfinx"] and "write" in summary["timings_s"]
         assert 0.2 < summary["max_abs_m"]["x"] < 10.0  # transverse accumulation at theta = 90
         p = profile(out)
         assert np.allclose(p[0, 1:], [0, 0, -1], atol=1e-12)   # m = -u_L at the left end

@@ -5,7 +5,7 @@ import pytest
 
 from fem_spin.case import resolve_case
 from fem_spin.paper import ring_case, slab_case
-from fem_spin.ring import RingMagnetization, centreline
+from fem_spin.ring import equilibrium_along_loop
 from fem_spin.runner import run_case
 
 
@@ -40,7 +40,6 @@ def test_ring_nonequilibrium_part_largest_for_smallest_side():
         case["geometry"]["length_nm"] = side
         case["output"]["profile_points"] = 801
         res = run_case(resolve_case(case), None)
-        s, pts = centreline(side, 801)
-        meq = RingMagnetization(side=side)(pts.T).T
+        meq = equilibrium_along_loop(side, 801)
         dev[side] = np.max(np.linalg.norm(res.profile - meq, axis=1))
     assert dev[10.0] > 1.1 * dev[100.0]
