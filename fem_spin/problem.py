@@ -28,7 +28,7 @@ class SpinProblem:
         dirichlet: facet-tag name -> fixed value of m on it; Neumann (zero spin
             current) everywhere else.
         m_eq: "zero" (the slab: ends drive it) or "magnetization" (m_eq = M/M0, the ring).
-        solver: preset name ("direct" or "iterative").
+        solver: preset name (see `fem_spin.solvers.PRESETS`).
         petsc_options: PETSc options on top of the preset.
         quadrature_degree: None for the default 2 degree + 1.
     """
@@ -47,6 +47,9 @@ class SpinProblem:
     def __post_init__(self) -> None:
         if self.degree not in (1, 2, 3):
             raise ValueError(f"discretization.degree must be 1, 2 or 3, got {self.degree!r}")
+        if self.solver == "multigrid" and self.degree < 2:
+            raise ValueError("solver.preset 'multigrid' needs discretization.degree >= 2 (it coarsens "
+                             "P_k to P1); use 'iterative' or 'shifted' with P1")
         if self.m_eq not in ("zero", "magnetization"):
             raise ValueError(f"m_eq must be 'zero' or 'magnetization', got {self.m_eq!r}")
         for name in self.dirichlet:
@@ -65,20 +68,31 @@ class SpinProblem:
     def num_dofs(self) -> int:
         return self.V.dofmap.index_map.size_global * self.V.dofmap.index_map_bs
 
-    def boundary_conditions(self) -> list[dolfinx.fem.DirichletBC]:
+    def boundary_conditions(self, space=None) -> list[dolfinx.fem.DirichletBC]:
+        """The Dirichlet conditions on V (or on another 3-vector space on the same mesh)."""
+        space = self.V if space is None else space
         mesh, tags = self.domain.mesh, self.domain.facet_tags
         fdim = mesh.topology.dim - 1
         bcs = []
         for name, value in self.dirichlet.items():
             facets = tags.find(self.domain.facets[name])
-            dofs = dolfinx.fem.locate_dofs_topological(self.V, fdim, facets)
+            dofs = dolfinx.fem.locate_dofs_topological(space, fdim, facets)
             val = np.asarray(value, dtype=dolfinx.default_scalar_type)
-            bcs.append(dolfinx.fem.dirichletbc(val, dofs, self.V))
+            bcs.append(dolfinx.fem.dirichletbc(val, dofs, space))
         return bcs
 
     def make_solver(self, a=None, L=None) -> LinearSolver:
+        """The solver of `a = L` (default: the steady problem) with this problem's preset."""
         shell = None
-        if self.solver == "shifted":
+        if self.solver == "multigrid":
+            from .precond import PMultigrid
+
+            def shell(prefix, bcs):  # noqa: ARG001 - the coarse level needs its own conditions
+                # The dispersion correction is built from the steady reaction; a transient
+                # operator (a given) gets the plain Galerkin coarse level.
+                return PMultigrid(self.form, self.boundary_conditions, prefix,
+                                  lumping=0.5 if a is None else 0.0)
+        elif self.solver == "shifted":
             from .precond import ShiftedLaplacian
 
             def shell(prefix, bcs):

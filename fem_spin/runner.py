@@ -20,8 +20,10 @@ from .output import atomic_dir, axis_points, derived_fields, sample, write_parav
 from .problem import SpinProblem, slab_problem
 from .progress import logger, stage
 
-# Above this many DOFs `solver.preset = "auto"` picks the iterative solver: from 1.5e5 DOFs on
-# it is faster and lighter than MUMPS LU on 1 and 2 ranks (docs/benchmark.md).
+# Above these DOF counts `solver.preset = "auto"` leaves MUMPS LU: with degree 2 for the
+# p-multigrid, with P1 (no P1 coarse level) for the BLR or shifted-Laplacian presets;
+# both faster and lighter than LU there on 1 and 2 ranks (docs/benchmark.md).
+AUTO_MULTIGRID_DOFS = 50_000
 AUTO_ITERATIVE_DOFS = 150_000
 # The shifted-Laplacian preconditioner converges in ~70 mesh-independent iterations at
 # a0 = beta = 10 and not at all at 100 (the transverse block becomes Helmholtz-like).
@@ -114,14 +116,16 @@ def make_problem(case: dict, domain: Domain, petsc_options: dict | None = None) 
                 problem.dirichlet[end] = np.asarray(bnd[end], dtype=float)
     preset = case["solver"]["preset"]
     if preset == "auto":
-        preset = auto_preset(problem.num_dofs, material)
+        preset = auto_preset(problem.num_dofs, material, problem.degree)
     problem.solver = preset
     return problem
 
 
-def auto_preset(dofs: int, material: Material) -> str:
-    """LU while it is cheap; above, the shifted Laplacian where it converges (a0 beta <= 100),
-    else GMRES + BLR MUMPS (docs/benchmark.md)."""
+def auto_preset(dofs: int, material: Material, degree: int = 2) -> str:
+    """LU while it is cheap; above, the p-multigrid for degree >= 2; with P1 the shifted
+    Laplacian where it converges (a0 beta <= 100), else GMRES + BLR MUMPS (docs/benchmark.md)."""
+    if degree >= 2:
+        return "direct" if dofs <= AUTO_MULTIGRID_DOFS else "multigrid"
     if dofs <= AUTO_ITERATIVE_DOFS:
         return "direct"
     return "shifted" if material.a0 * material.beta <= SHIFTED_MAX_A0_BETA else "iterative"
