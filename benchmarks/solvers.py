@@ -33,6 +33,7 @@ METHODS = {
     "shifted": ("shifted", {}),
     "multigrid": ("multigrid", {}),
     "multigrid-galerkin": ("multigrid", {"pmg_lumping": 0.0}),
+    "multigrid-blr": ("multigrid", {"mg_coarse_mat_mumps_icntl_35": 1, "mg_coarse_mat_mumps_cntl_7": 1e-5}),
     "blr-1e-4": ("iterative", {"mat_mumps_cntl_7": 1e-4}),
     "blr-1e-3": ("iterative", {"mat_mumps_cntl_7": 1e-3}),
     "gamg": ("iterative", {"pc_type": "gamg", "ksp_max_it": 300}),

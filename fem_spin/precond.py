@@ -67,9 +67,9 @@ class ShiftedLaplacian:
         for bc in bcs:  # Dirichlet rows of the operator are identity rows
             dofs = bc.dof_indices()[0]
             blocks[np.unique(dofs[dofs < 3 * n] // 3)] = np.eye(3)
-        D = PETSc.Mat().createBAIJ(((3 * n, None), (3 * n, None)), bsize=3, nnz=1, comm=V.mesh.comm)
-        for i in range(n):
-            D.setValuesBlocked([r0 + i], [r0 + i], blocks[i].ravel())
+        rows = np.arange(n + 1, dtype=PETSc.IntType)  # one 3x3 block per block row, on the diagonal
+        csr = (rows, (r0 + rows[:-1]).astype(PETSc.IntType), blocks.reshape(-1))
+        D = PETSc.Mat().createBAIJ(((3 * n, None), (3 * n, None)), bsize=3, csr=csr, comm=V.mesh.comm)
         D.assemble()
         return D
 
