@@ -95,11 +95,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "quadrature_degree": Key("int", None, doc="default 2 degree + 1", check=positive),
     },
     "solver": {
-        "preset": Key("str", "auto", doc="direct (MUMPS LU), multigrid (GMRES + P_k/P1 two-level "
-                      "p-multigrid, degree 2), iterative (GMRES + BLR MUMPS), shifted (FGMRES + "
-                      "A-scaled shifted Laplacian/GAMG, a0 beta <= 100), or auto (direct up to 5e4 "
-                      "DOFs; above, multigrid with degree 2, else shifted or iterative by a0 beta)",
-                      choices=("auto", "direct", "multigrid", "iterative", "shifted")),
+        "preset": Key("str", "auto", doc="direct (MUMPS LU), iterative (the scalable one: GMRES + "
+                      "P2/P1 two-level p-multigrid, degree 2), blr (GMRES + block-low-rank MUMPS), "
+                      "shifted (FGMRES + A-scaled shifted Laplacian/GAMG, a0 beta <= 100), or auto "
+                      "(direct up to 5e4 DOFs, then iterative; with degree 1 direct up to 1.5e5 "
+                      "DOFs, then shifted or blr by a0 beta)",
+                      choices=("auto", "direct", "iterative", "blr", "shifted")),
         "petsc_options": Key("table", {}, doc="PETSc options on top of the preset, "
                              "e.g. {ksp_monitor = \"\"}"),
     },
@@ -209,10 +210,10 @@ def _cross_checks(case: dict, raw: Mapping) -> None:
         raise _fail("geometry", "dim", 1, "a ring needs dim = 2 or 3")
     if geo["kind"] == "ring" and any(v is not None for v in case["boundary"].values()):
         raise CaseError("[boundary] a ring is closed: it has no ends to fix")
-    if case["solver"]["preset"] == "multigrid" and case["discretization"]["degree"] < 2:
-        raise _fail("solver", "preset", "multigrid",
-                    "needs discretization.degree = 2 (it coarsens P2 to P1); with degree = 1 use "
-                    "'iterative' or 'shifted'")
+    if case["solver"]["preset"] == "iterative" and case["discretization"]["degree"] < 2:
+        raise _fail("solver", "preset", "iterative",
+                    "the p-multigrid needs discretization.degree = 2 (it coarsens P2 to P1); with "
+                    "degree = 1 use 'blr' (any a0, beta) or 'shifted' (a0 beta <= 100)")
     if geo["h_interface_nm"] > geo["h_far_nm"]:
         raise _fail("geometry", "h_interface_nm", geo["h_interface_nm"],
                     f"must not exceed h_far_nm = {geo['h_far_nm']!r}")

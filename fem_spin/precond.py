@@ -1,6 +1,6 @@
 """Preconditioners that PETSc cannot build from options alone.
 
-`PMultigrid` (preset "multigrid", degree >= 2): two-level p-multigrid that converges for
+`PMultigrid` (preset "iterative", degree >= 2): two-level p-multigrid that converges for
 every a0, beta tried (1 to 100), including the paper's Helmholtz-like transverse operator.
 `ShiftedLaplacian` (preset "shifted", any degree): cheaper for moderate exchange only.
 
@@ -118,8 +118,8 @@ class PMultigrid:
         Dirichlet conditions on a given space; lumping: 0 for the plain Galerkin operator."""
         V = form.V
         if V.ufl_element().embedded_superdegree < 2:
-            raise ValueError("solver.preset 'multigrid' needs discretization.degree >= 2 (it coarsens "
-                             "P_k to P1); use 'iterative' or 'shifted' with P1")
+            raise ValueError("solver.preset 'iterative' (p-multigrid) needs discretization.degree >= 2 "
+                             "(it coarsens P_k to P1); with P1 use 'blr' or 'shifted'")
         mesh = V.mesh
         self.prefix = prefix
         # PETSc option <prefix>pmg_lumping overrides the default (0 gives plain Galerkin).

@@ -47,9 +47,9 @@ class SpinProblem:
     def __post_init__(self) -> None:
         if self.degree not in (1, 2, 3):
             raise ValueError(f"discretization.degree must be 1, 2 or 3, got {self.degree!r}")
-        if self.solver == "multigrid" and self.degree < 2:
-            raise ValueError("solver.preset 'multigrid' needs discretization.degree >= 2 (it coarsens "
-                             "P_k to P1); use 'iterative' or 'shifted' with P1")
+        if self.solver == "iterative" and self.degree < 2:
+            raise ValueError("solver.preset 'iterative' (p-multigrid) needs discretization.degree >= 2 "
+                             "(it coarsens P_k to P1); with P1 use 'blr' or 'shifted'")
         if self.m_eq not in ("zero", "magnetization"):
             raise ValueError(f"m_eq must be 'zero' or 'magnetization', got {self.m_eq!r}")
         for name in self.dirichlet:
@@ -84,7 +84,7 @@ class SpinProblem:
     def make_solver(self, a=None, L=None) -> LinearSolver:
         """The solver of `a = L` (default: the steady problem) with this problem's preset."""
         shell = None
-        if self.solver == "multigrid":
+        if self.solver == "iterative":
             from .precond import PMultigrid
 
             def shell(prefix, bcs):  # noqa: ARG001 - the coarse level needs its own conditions

@@ -21,10 +21,10 @@ from .problem import SpinProblem, slab_problem
 from .progress import logger, stage
 
 # Above these DOF counts `solver.preset = "auto"` leaves MUMPS LU: with degree 2 for the
-# p-multigrid, with P1 (no P1 coarse level) for the BLR or shifted-Laplacian presets;
-# both faster and lighter than LU there on 1 and 2 ranks (docs/benchmark.md).
-AUTO_MULTIGRID_DOFS = 50_000
-AUTO_ITERATIVE_DOFS = 150_000
+# p-multigrid ("iterative"), with P1 (no P1 coarse level) for "blr" or "shifted"; both
+# faster and lighter than LU there on 1 and 2 ranks (docs/benchmark.md).
+AUTO_ITERATIVE_DOFS = 50_000
+AUTO_P1_DOFS = 150_000
 # The shifted-Laplacian preconditioner converges in ~70 mesh-independent iterations at
 # a0 = beta = 10 and not at all at 100 (the transverse block becomes Helmholtz-like).
 SHIFTED_MAX_A0_BETA = 100.0
@@ -122,13 +122,13 @@ def make_problem(case: dict, domain: Domain, petsc_options: dict | None = None) 
 
 
 def auto_preset(dofs: int, material: Material, degree: int = 2) -> str:
-    """LU while it is cheap; above, the p-multigrid for degree >= 2; with P1 the shifted
-    Laplacian where it converges (a0 beta <= 100), else GMRES + BLR MUMPS (docs/benchmark.md)."""
+    """LU while it is cheap; above, the p-multigrid ("iterative") for degree >= 2; with P1 the
+    shifted Laplacian where it converges (a0 beta <= 100), else GMRES + BLR MUMPS ("blr")."""
     if degree >= 2:
-        return "direct" if dofs <= AUTO_MULTIGRID_DOFS else "multigrid"
-    if dofs <= AUTO_ITERATIVE_DOFS:
+        return "direct" if dofs <= AUTO_ITERATIVE_DOFS else "iterative"
+    if dofs <= AUTO_P1_DOFS:
         return "direct"
-    return "shifted" if material.a0 * material.beta <= SHIFTED_MAX_A0_BETA else "iterative"
+    return "shifted" if material.a0 * material.beta <= SHIFTED_MAX_A0_BETA else "blr"
 
 
 @dataclass

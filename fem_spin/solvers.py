@@ -17,23 +17,24 @@ PRESETS: dict[str, dict[str, object]] = {
     # Robust default: MUMPS LU of the non-symmetric operator.
     "direct": {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps",
                "mat_mumps_icntl_14": 200},
-    # GMRES preconditioned by a block-low-rank (BLR) MUMPS factorization dropping at
-    # 1e-5: 40% less time and memory than exact LU at 5e5 DOFs, 5-7 iterations up to
-    # 1e6 DOFs (1e-4 needed 50 there). The transverse block is Helmholtz-like and defeats GAMG, ILU and ASM
-    # (benchmarks/solvers.py, docs/benchmark.md).
-    "iterative": {"ksp_type": "gmres", "ksp_gmres_restart": 100, "ksp_rtol": 1e-10,
-                  "ksp_max_it": 500, "pc_type": "lu", "pc_factor_mat_solver_type": "mumps",
-                  "mat_mumps_icntl_14": 200, "mat_mumps_icntl_35": 1, "mat_mumps_cntl_7": 1e-5},
     # GMRES + two-level p-multigrid (fem_spin.precond.PMultigrid), degree >= 2: P1 on the same
     # mesh solved by MUMPS LU, one damped point-block Jacobi step on P_k before and after.
-    # Converges for a0 = beta from 1 to 100 with iterations that fall under refinement.
-    "multigrid": {"ksp_type": "gmres", "ksp_pc_side": "right", "ksp_gmres_restart": 200,
+    # The scalable one: converges for a0 = beta from 1 to 100 with iterations that fall under
+    # refinement (docs/benchmark.md).
+    "iterative": {"ksp_type": "gmres", "ksp_pc_side": "right", "ksp_gmres_restart": 200,
                   "ksp_rtol": 1e-10, "ksp_max_it": 1000,
                   "pc_type": "mg", "pc_mg_levels": 2, "pc_mg_galerkin": "none",
                   "mg_coarse_ksp_type": "preonly", "mg_coarse_pc_type": "lu",
                   "mg_coarse_pc_factor_mat_solver_type": "mumps", "mg_coarse_mat_mumps_icntl_14": 200,
                   "mg_levels_ksp_type": "richardson", "mg_levels_ksp_max_it": 1,
                   "mg_levels_ksp_richardson_scale": 0.5, "mg_levels_pc_type": "pbjacobi"},
+    # GMRES preconditioned by a block-low-rank (BLR) MUMPS factorization dropping at
+    # 1e-5: 40% less time and memory than exact LU at 5e5 DOFs, 5-7 iterations up to
+    # 1e6 DOFs (1e-4 needed 50 there); for P1, where "iterative" has no coarse level. The
+    # transverse block is Helmholtz-like and defeats GAMG, ILU and ASM (docs/benchmark.md).
+    "blr": {"ksp_type": "gmres", "ksp_gmres_restart": 100, "ksp_rtol": 1e-10, "ksp_max_it": 500,
+            "pc_type": "lu", "pc_factor_mat_solver_type": "mumps", "mat_mumps_icntl_14": 200,
+            "mat_mumps_icntl_35": 1, "mat_mumps_cntl_7": 1e-5},
     # FGMRES + the A-scaled shifted Laplacian with GAMG (fem_spin.precond): mesh-independent
     # and cheap for moderate exchange (a0 beta <= 100), fails for the paper's a0 = beta = 100.
     "shifted": {"ksp_type": "fgmres", "ksp_gmres_restart": 200, "ksp_rtol": 1e-10,
@@ -127,7 +128,7 @@ class LinearSolver:
         self.iterations = self.ksp.getIterationNumber()
         if reason <= 0:
             degree = self.L.function_spaces[0].element.basix_element.degree
-            other = "direct" if self.preset != "direct" else ("multigrid" if degree >= 2 else "iterative")
+            other = "direct" if self.preset != "direct" else ("iterative" if degree >= 2 else "blr")
             raise SolverError(
                 f"linear solve did not converge: PETSc reason {reason_name(reason)} ({reason}) "
                 f"after {self.iterations} iterations with preset '{self.preset}'; "

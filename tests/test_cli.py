@@ -93,8 +93,8 @@ BAD = [  # (section text to patch in, words the message must contain)
     ('[geometry]\nkind = "slab"\nh_interface_nm = 3.0\nh_far_nm = 3.0\n',
      ["h_interface_nm", "3.0", "too coarse", "allow_coarse"]),
     ('[geometry]\nkind = "slab"\n[solver]\npreset = "fast"\n', ["preset", "'fast'", "direct"]),
-    ('[geometry]\nkind = "slab"\n[discretization]\ndegree = 1\n[solver]\npreset = "multigrid"\n',
-     ["preset", "'multigrid'", "degree = 2"]),
+    ('[geometry]\nkind = "slab"\n[discretization]\ndegree = 1\n[solver]\npreset = "iterative"\n',
+     ["preset", "'iterative'", "degree = 2", "'blr'"]),
     ('[geometry\nkind = "slab"\n', ["not valid TOML"]),
     ('[geomtry]\nkind = "slab"\n', ["geomtry", "did you mean", "geometry"]),
 ]

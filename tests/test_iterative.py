@@ -1,4 +1,4 @@
-"""The scalable presets (multigrid, iterative, shifted) against the direct one (issue 5)."""
+"""The scalable presets (iterative = p-multigrid, blr, shifted) against the direct one (issue 5)."""
 
 import numpy as np
 import pytest
@@ -12,7 +12,7 @@ from fem_spin.ring import RingGeometry, RingMagnetization, build_ring
 from fem_spin.runner import auto_preset
 
 
-def rel_diff(make, preset="iterative"):
+def rel_diff(make, preset):
     """Relative difference of `preset` to `direct` (owned dofs, numpy: no PETSc objects are
     left for the garbage collector, whose timing differs between ranks) and its iterations."""
     sols, its = {}, {}
@@ -30,22 +30,22 @@ def rel_diff(make, preset="iterative"):
 
 @pytest.mark.mpi
 @pytest.mark.parametrize("h", [0.7, 0.5])
-def test_iterative_matches_direct_on_3d_slab(h):
-    """20k and 55k DOFs: large enough that MUMPS really compresses (GMRES needs > 1 step)."""
+def test_blr_matches_direct_on_3d_slab(h):
+    """P1, 20k and 55k DOFs: large enough that MUMPS really compresses (GMRES needs > 1 step)."""
     geo = SlabGeometry(dim=3, length=30.0, width=10.0, h_interface=h, h_far=h)
     dom = build_slab(geo)
     rel, its = rel_diff(lambda preset: slab_problem(dom, Material.paper(), Interface(theta=90.0, width=0.6),
-                                                    degree=1, solver=preset))
+                                                    degree=1, solver=preset), "blr")
     assert rel < 1e-6
     assert 2 <= its <= 10  # approximate factorization, bounded on both refinement levels
 
 
 @pytest.mark.mpi
-def test_iterative_matches_direct_on_ring():
+def test_blr_matches_direct_on_ring():
     dom = build_ring(RingGeometry(dim=2, side=10.0, width=1.0, h_corner=0.2, h_far=0.4))
     rel, its = rel_diff(lambda preset: SpinProblem(
         domain=dom, material=Material.paper(), magnetization=RingMagnetization(side=10.0),
-        m_eq="magnetization", solver=preset))
+        m_eq="magnetization", solver=preset), "blr")
     assert rel < 1e-6
     assert its <= 20
 
@@ -87,41 +87,41 @@ def test_shifted_laplacian_on_ring_p2():
 
 @pytest.mark.mpi
 @pytest.mark.parametrize("a0", [1.0, 100.0])
-def test_multigrid_matches_direct_and_iterations_do_not_grow(a0):
+def test_iterative_matches_direct_and_iterations_do_not_grow(a0):
     """P2, 18k and 47k DOFs. At a0 = beta = 100 (the paper's Helmholtz-like case, where GAMG,
     ILU, ASM and the shifted Laplacians fail) iterations fall under refinement: the P1 coarse
     level resolves the transverse waves better (measured 41 -> 31; 18 -> 19 at a0 = 1)."""
-    its = iterations_on_two_meshes("multigrid", a0, degree=2, length=20.0)
+    its = iterations_on_two_meshes("iterative", a0, degree=2, length=20.0)
     assert max(its) <= (25 if a0 == 1.0 else 50), its
     assert its[1] <= its[0] + 2, its
 
 
 @pytest.mark.mpi
-def test_multigrid_on_ring_paper_parameters():
+def test_iterative_on_ring_paper_parameters():
     dom = build_ring(RingGeometry(dim=2, side=10.0, width=1.0, h_corner=0.2, h_far=0.4))
     rel, its = rel_diff(lambda preset: SpinProblem(
         domain=dom, material=Material.paper(), magnetization=RingMagnetization(side=10.0),
-        m_eq="magnetization", degree=2, solver=preset), "multigrid")
+        m_eq="magnetization", degree=2, solver=preset), "iterative")
     assert rel < 1e-6 and its <= 30
 
 
-def test_multigrid_needs_degree_2():
+def test_iterative_needs_degree_2():
     dom = build_slab(SlabGeometry(dim=1, length=10.0, h_interface=0.5, h_far=0.5))
     with pytest.raises(ValueError, match="degree >= 2"):
-        slab_problem(dom, Material.paper(), Interface(), degree=1, solver="multigrid")
+        slab_problem(dom, Material.paper(), Interface(), degree=1, solver="iterative")
 
 
 def test_auto_preset_by_size_degree_and_exchange():
     paper = Material.paper()
     assert auto_preset(40_000, paper, 2) == "direct"
-    assert auto_preset(200_000, paper, 2) == "multigrid"
+    assert auto_preset(200_000, paper, 2) == "iterative"
     assert auto_preset(100_000, paper, 1) == "direct"
-    assert auto_preset(200_000, paper, 1) == "iterative"
+    assert auto_preset(200_000, paper, 1) == "blr"
     assert auto_preset(200_000, moderate(10.0), 1) == "shifted"
 
 
 @pytest.mark.mpi
-def test_multigrid_dispersion_correction_cuts_iterations():
+def test_iterative_dispersion_correction_cuts_iterations():
     """The half-lumped P1 reaction cancels P1's phase error on the coarse level: on a 2D slab
     of 16 transverse wavelengths, fewer iterations than the plain Galerkin coarse operator
     (measured 17 vs 21), and the opposite sign is worse (31)."""
@@ -129,7 +129,7 @@ def test_multigrid_dispersion_correction_cuts_iterations():
     its = {}
     for lumping in (0.0, 0.5, -0.5):
         p = slab_problem(dom, Material.paper(), Interface(theta=90.0, width=0.6), degree=2,
-                         solver="multigrid", petsc_options={"pmg_lumping": lumping})
+                         solver="iterative", petsc_options={"pmg_lumping": lumping})
         p.solve()
         its[lumping] = p.iterations
     assert its[0.5] + 3 <= its[0.0] <= its[-0.5] - 3, its
