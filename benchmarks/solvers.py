@@ -3,7 +3,8 @@
     python benchmarks/solvers.py [--h 1.2 0.9 0.75 0.6] [--ranks 1 2] [--degree 2]
                                  [--methods iterative] [--out benchmarks/results/p2]
 
-For each mesh size h (uniform, L = 100 nm, 10 x 10 nm cross-section) and rank count it runs
+For each mesh size h (uniform; L = 100 nm, 10 x 10 nm cross-section unless --length/--width
+say otherwise) and rank count it runs
 each method in its own `mpirun` process (so peak memory is per run) and prints a table:
 DOFs, mesh / assembly / solve time, iterations, peak memory per rank, and the time of a
 scalar Poisson solve (CG + GAMG) with about the same number of DOFs on the same geometry
@@ -49,7 +50,8 @@ LOSERS = ("gamg", "ilu", "asm")
 NODE_RATIO = {1: 1.0, 2: 7.0}
 
 
-def worker(h: float, method: str, a0: float = 100.0, degree: int = 1) -> dict:
+def worker(h: float, method: str, a0: float = 100.0, degree: int = 1, length: float = 100.0,
+           width: float = 10.0) -> dict:
     import fem_spin._backend  # noqa: F401
     from mpi4py import MPI
 
@@ -59,11 +61,12 @@ def worker(h: float, method: str, a0: float = 100.0, degree: int = 1) -> dict:
     from fem_spin.problem import slab_problem
 
     comm = MPI.COMM_WORLD
-    row: dict = {"method": method, "h_nm": h, "ranks": comm.size, "a0_beta": a0, "degree": degree}
+    row: dict = {"method": method, "h_nm": h, "ranks": comm.size, "a0_beta": a0, "degree": degree,
+                 "length_nm": length, "width_nm": width}
     t = time.perf_counter()
     if method == "poisson":  # P1, about the same DOF count as the 3-vector P_k problem
         h = h / (3 * NODE_RATIO[degree]) ** (1 / 3)
-    dom = build_slab(SlabGeometry(dim=3, length=100.0, width=10.0, h_interface=h, h_far=h), comm)
+    dom = build_slab(SlabGeometry(dim=3, length=length, width=width, h_interface=h, h_far=h), comm)
     row["mesh_s"] = comm.allreduce(time.perf_counter() - t, op=MPI.MAX)
     if method == "poisson":
         row.update(poisson(dom))
@@ -124,10 +127,12 @@ def poisson(dom) -> dict:
     return out
 
 
-def run_one(ranks: int, h: float, method: str, timeout: float, a0: float = 100.0, degree: int = 1) -> dict:
+def run_one(ranks: int, h: float, method: str, timeout: float, a0: float = 100.0, degree: int = 1,
+            length: float = 100.0, width: float = 10.0) -> dict:
     mpirun = Path(sys.executable).parent / "mpirun"
     cmd = [str(mpirun) if mpirun.exists() else "mpirun", "-n", str(ranks), sys.executable, __file__,
            "--worker", "--h", str(h), "--method", method, "--a0", str(a0),
+           "--length", str(length), "--width", str(width),
            "--degree", str(degree)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
@@ -141,7 +146,7 @@ def run_one(ranks: int, h: float, method: str, timeout: float, a0: float = 100.0
             "note": (proc.stderr.strip().splitlines() or ["crashed"])[-1][:80]}
 
 
-COLS = ["method", "degree", "a0_beta", "ranks", "h_nm", "dofs", "mesh_s", "assemble_s", "solve_s", "iterations",
+COLS = ["method", "degree", "a0_beta", "length_nm", "width_nm", "ranks", "h_nm", "dofs", "mesh_s", "assemble_s", "solve_s", "iterations",
         "peak_mem_mb", "converged", "solve_vs_poisson"]
 
 
@@ -157,13 +162,15 @@ def main() -> None:
     ap.add_argument("--degree", type=int, default=2, choices=(1, 2),
                     help="Lagrange degree of m (iterative needs 2)")
     ap.add_argument("--out", type=Path, default=None, help="default benchmarks/results/p<degree>")
+    ap.add_argument("--length", type=float, default=100.0, help="slab length [nm] (default 100)")
+    ap.add_argument("--width", type=float, default=10.0, help="cross-section side [nm] (default 10)")
     ap.add_argument("--append", action="store_true",
                     help="add the rows to an existing results.csv (table and plot show all)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--method", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        row = worker(args.h[0], args.method, args.a0[0], args.degree)
+        row = worker(args.h[0], args.method, args.a0[0], args.degree, args.length, args.width)
         from mpi4py import MPI
 
         if MPI.COMM_WORLD.rank == 0:
@@ -173,12 +180,13 @@ def main() -> None:
     rows = read_rows(args.out / "results.csv") if args.append else []
     for ranks in args.ranks:
         for i, h in enumerate(args.h):
-            ref = run_one(ranks, h, "poisson", args.timeout, degree=args.degree)
+            ref = run_one(ranks, h, "poisson", args.timeout, degree=args.degree, length=args.length,
+                          width=args.width)
             rows.append(ref)
             for method, a0 in ((m, a) for m in args.methods for a in args.a0):
                 if method in LOSERS and i > 0:
                     continue
-                row = run_one(ranks, h, method, args.timeout, a0, args.degree)
+                row = run_one(ranks, h, method, args.timeout, a0, args.degree, args.length, args.width)
                 rows.append(row)
                 add_ratios(rows)
                 print(fmt(row), flush=True)
@@ -195,13 +203,19 @@ def main() -> None:
     plot(rows, args.out / "time_vs_dofs.png")
 
 
+def key(row: dict) -> tuple:
+    """What makes a Poisson run the reference of a row: ranks, h, degree and geometry."""
+    return (row["ranks"], row["h_nm"], row.get("degree", 1), row.get("length_nm", 100.0),
+            row.get("width_nm", 10.0))
+
+
 def add_ratios(rows: list[dict]) -> None:
-    """solve_vs_poisson: solve time per DOF over that of the Poisson run with the same ranks, h
-    and degree."""
-    ref = {(r["ranks"], r["h_nm"], r.get("degree", 1)): r for r in rows
+    """solve_vs_poisson: solve time per DOF over that of the Poisson run with the same ranks, h,
+    degree and geometry."""
+    ref = {key(r): r for r in rows
            if r["method"] == "poisson" and r.get("solve_s")}
     for r in rows:
-        p = ref.get((r["ranks"], r["h_nm"], r.get("degree", 1)))
+        p = ref.get(key(r))
         if r["method"] != "poisson" and p and r.get("solve_s") and r.get("dofs"):
             r["solve_vs_poisson"] = (r["solve_s"] / r["dofs"]) / (p["solve_s"] / p["dofs"])
 
@@ -236,6 +250,7 @@ def plot(rows: list[dict], png: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    rows = [r for r in rows if (r.get("length_nm", 100.0), r.get("width_nm", 10.0)) == (100.0, 10.0)]
     for (method, ranks) in sorted({(r["method"], r["ranks"]) for r in rows}):
         pts = [(r["dofs"], r["solve_s"]) for r in rows if r["method"] == method and r["ranks"] == ranks
                and r.get("converged") and r.get("dofs") and r.get("a0_beta", 100) == 100]

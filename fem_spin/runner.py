@@ -66,7 +66,8 @@ def profile_from(case: dict):
 
 
 def check_resolution(case: dict, material: Material) -> str | None:
-    """Refuse (or, with allow_coarse, warn about) an interface mesh too coarse for the physics."""
+    """Refuse (or, with allow_coarse, warn about) an interface mesh too coarse for the physics;
+    warn about a far mesh coarser than the transverse length. Returns the warnings or None."""
     geo = case["geometry"]
     lengths = {"1/|k| (transverse decay)": 1.0 / abs(material.transverse_k),
                "l_sf": material.l_sf_nm}
@@ -74,13 +75,22 @@ def check_resolution(case: dict, material: Material) -> str | None:
         lengths["magnetization width w"] = case["magnetization"]["width_nm"]
     name, shortest = min(lengths.items(), key=lambda kv: kv[1])
     h = geo["h_interface_nm"]
-    if h <= shortest:
-        return None
-    msg = (f"[geometry] h_interface_nm = {h!r}: too coarse to resolve the shortest length, "
-           f"{name} = {shortest:.3g} nm; use h_interface_nm <= {shortest:.3g}")
-    if not geo["allow_coarse"]:
-        raise CaseError(msg + " (or set geometry.allow_coarse = true to run anyway)")
-    return msg
+    warnings = []
+    if h > shortest:
+        msg = (f"[geometry] h_interface_nm = {h!r}: too coarse to resolve the shortest length, "
+               f"{name} = {shortest:.3g} nm; use h_interface_nm <= {shortest:.3g}")
+        if not geo["allow_coarse"]:
+            raise CaseError(msg + " (or set geometry.allow_coarse = true to run anyway)")
+        warnings.append(msg)
+    # Transverse accumulation oscillates on 1/|k| over the whole ferromagnet (it decays only
+    # on l_sf), so the far mesh should resolve it too; a coarser one also makes the
+    # p-multigrid's P1 level inaccurate and its iterations grow (docs/benchmark.md).
+    wave = 1.0 / abs(material.transverse_k)
+    if geo["h_far_nm"] > 1.01 * wave:
+        warnings.append(f"[geometry] h_far_nm = {geo['h_far_nm']!r} is coarser than 1/|k| = "
+                        f"{wave:.3g} nm, on which transverse accumulation varies everywhere: "
+                        "the far field is under-resolved and the 'iterative' solver slows down")
+    return "; ".join(warnings) or None
 
 
 def build_domain(case: dict, comm: MPI.Comm, msh_file: Path | None = None) -> Domain | None:

@@ -120,6 +120,17 @@ def test_coarse_mesh_forced_is_a_warning(comm_tmp, capfd):
     assert run("run", case, "-o", comm_tmp / "out") == 0
     err = capfd.readouterr().err
     assert "warning" in err and "too coarse" in err and "width w = 0.6 nm" in err
+    assert "h_far_nm = 1.5 is coarser than 1/|k| = 1 nm" in err
+
+
+def test_coarse_far_mesh_is_a_warning_only(comm_tmp, capfd):
+    text = SMALL.format(dim=1, png="false").replace("h_far_nm = 0.6", "h_far_nm = 1.2")
+    assert run("run", write_case(comm_tmp, text), "-o", comm_tmp / "out") == 0
+    err = capfd.readouterr().err
+    assert "warning" in err and "h_far_nm = 1.2" in err and "too coarse" not in err
+    text = SMALL.format(dim=1, png="false")  # h_far_nm = 0.6 resolves 1/|k|: no warning
+    assert run("run", write_case(comm_tmp, text), "-o", comm_tmp / "out2") == 0
+    assert "warning" not in capfd.readouterr().err
 
 
 def test_output_folder_exists_or_unwritable(comm_tmp, capfd):
