@@ -113,6 +113,7 @@ class SpinProblem:
             with stage("solve", self.domain.comm, self.timings):
                 solver.solve(self.m)
             self.iterations = solver.iterations
+            logger.info("solver '%s': %d iterations", self.solver, self.iterations)
         finally:
             solver.destroy()
         return self.m
