@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -258,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"fem-spin: interrupted on rank {comm.rank}", file=sys.stderr, flush=True)
         if comm.size > 1:
+            time.sleep(0.5)  # let mpirun forward the message first (see below)
             comm.Abort(130)
         return 130
     except Exception as exc:  # noqa: BLE001 - possibly on one rank only: abort all
@@ -266,6 +268,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose:
             traceback.print_exc()
         if comm.size > 1:
+            # Give mpirun's output forwarding a moment: Abort kills the proxies, and a message
+            # still in the pipe was lost once in a full CI run (not reproduced in 40 isolated runs).
+            time.sleep(0.5)
             comm.Abort(EXIT_FAILED)
         return EXIT_FAILED
 
