@@ -64,6 +64,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "mesh_file": Key("str", None, doc="read this .msh (from `fem-spin mesh`) instead of meshing"),
         "allow_coarse": Key("bool", False, doc="warn instead of fail when h_interface_nm cannot "
                             "resolve the shortest decay length"),
+        "allow_large": Key("bool", False, doc="mesh even when the estimate exceeds 2e7 cells "
+                           "(Gmsh runs on rank 0 alone)"),
     },
     "magnetization": {
         "profile": Key("str", "interface", doc="interface: the paper's spacer dip, mu = tanh(|x|/w), "

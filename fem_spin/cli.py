@@ -126,13 +126,14 @@ def _on_root(comm, fn: Callable[[], Any]) -> Any:
 def cmd_run(args, comm, petsc: dict) -> int:
     from .case import load_case
     from .output import check_output_dir
-    from .runner import check_resolution, material_from, run_case
+    from .runner import check_resolution, check_size, material_from, run_case
 
     def validate():
         case = load_case(args.case)
         out = args.output or Path(case["output"]["folder"])
         check_output_dir(out, args.overwrite)
         check_resolution(case, material_from(case))
+        check_size(case)
         return case, out
 
     case, out = _on_root(comm, validate)
@@ -146,7 +147,7 @@ def cmd_run(args, comm, petsc: dict) -> int:
 def cmd_mesh(args, comm, petsc: dict) -> int:
     from .case import load_case
     from .progress import logger, stage
-    from .runner import build_domain
+    from .runner import build_domain, check_size
 
     def validate():
         case = load_case(args.case)
@@ -155,6 +156,7 @@ def cmd_mesh(args, comm, petsc: dict) -> int:
             raise UsageError(f"--output {str(out)!r}: a Gmsh mesh file must end in .msh")
         if out.exists() and not args.overwrite:
             raise UsageError(f"mesh file {str(out)!r} exists; pass --overwrite to replace it")
+        check_size({**case, "geometry": {**case["geometry"], "mesh_file": None}})  # meshed here
         return case, out
 
     case, out = _on_root(comm, validate)
@@ -170,6 +172,7 @@ def cmd_mesh(args, comm, petsc: dict) -> int:
 def cmd_sweep(args, comm, petsc: dict) -> int:
     from .case import read_raw, resolve_case
     from .output import check_output_dir
+    from .runner import check_resolution, check_size, material_from
     from .sweep import parse_values, run_sweep, sweep_cases
 
     def validate():
@@ -181,6 +184,9 @@ def cmd_sweep(args, comm, petsc: dict) -> int:
         out = args.output or Path(case["output"]["folder"])
         check_output_dir(out, args.overwrite)
         cases = sweep_cases(raw, key.strip(), parse_values(text), args.case.parent)
+        for _, case in cases:  # every run's mesh is checked before the first one starts
+            check_resolution(case, material_from(case))
+            check_size(case)
         return cases, key.strip(), out
 
     cases, key, out = _on_root(comm, validate)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ._backend import MPI
 from ._checks import require_positive
-from .mesh import Domain, _graded_size_field, mesh_model
+from .mesh import Domain, _graded_size_field, estimate_cells, mesh_model
 
 RING_CELLS = {**{f"side_{i}": 1 + i for i in range(4)}, **{f"corner_{i}": 5 + i for i in range(4)}}
 RING_FACETS = {"wall": 1}
@@ -42,6 +42,15 @@ class RingGeometry:
         if self.width >= self.side:
             raise ValueError(f"geometry.width_nm = {self.width!r} must be smaller than the ring side "
                              f"length_nm = {self.side!r}")
+
+    @property
+    def distance(self) -> float:
+        """Distance from a corner kept at h_corner (default 5 h_corner)."""
+        return self.refine_distance if self.refine_distance is not None else 5 * self.h_corner
+
+    def estimated_cells(self) -> float:
+        return estimate_cells(self.dim, 4 * self.side, self.width, self.h_corner, self.h_far,
+                              self.distance, zones=4)
 
 
 def _blocks(L: float, W: float) -> dict[str, tuple[float, float, float, float]]:
@@ -78,9 +87,8 @@ def add_ring_model(gmsh, geo: RingGeometry) -> None:
         [(d, t) for _, t in ents
          if any(np.hypot(*(np.array(occ.getCenterOfMass(d, t)[:2]) - centres[f"corner_{i}"]))
                 < 1e-6 * L for i in range(4))], combined=False, oriented=False)
-    dist = geo.refine_distance if geo.refine_distance is not None else 5 * geo.h_corner
     _graded_size_field(gmsh, d - 1, sorted({abs(t) for _, t in corner_facets}), geo.h_corner,
-                       geo.h_far, dist)
+                       geo.h_far, geo.distance)
 
 
 def build_ring(geo: RingGeometry, comm: MPI.Comm = MPI.COMM_WORLD, msh_file: Path | None = None

@@ -25,6 +25,10 @@ from .progress import logger, stage
 # faster and lighter than LU there on 1 and 2 ranks (docs/benchmark.md).
 AUTO_ITERATIVE_DOFS = 50_000
 AUTO_P1_DOFS = 150_000
+# More cells than this (estimated before meshing) need geometry.allow_large: Gmsh meshes on
+# rank 0 alone (about 10 s per 1e6 tetrahedra here) and a P2 solve takes ~15 KB per cell
+# (2.8 GB for the 2e5 cells of the 8.4e5-DOF benchmark run), so 2e7 cells is ~300 GB.
+MAX_CELLS = 20_000_000
 # The shifted-Laplacian preconditioner converges in ~70 mesh-independent iterations at
 # a0 = beta = 10 and not at all at 100 (the transverse block becomes Helmholtz-like).
 SHIFTED_MAX_A0_BETA = 100.0
@@ -93,19 +97,49 @@ def check_resolution(case: dict, material: Material) -> str | None:
     return "; ".join(warnings) or None
 
 
+def geometry_from(case: dict):
+    """The SlabGeometry or RingGeometry of a case (its checks raise CaseError)."""
+    geo = case["geometry"]
+    try:
+        if geo["kind"] == "ring":
+            from .ring import RingGeometry
+
+            return RingGeometry(dim=geo["dim"], side=geo["length_nm"], width=geo["width_nm"],
+                                h_corner=geo["h_interface_nm"], h_far=geo["h_far_nm"],
+                                refine_distance=geo["refine_distance_nm"])
+        return SlabGeometry(dim=geo["dim"], length=geo["length_nm"], width=geo["width_nm"],
+                            h_interface=geo["h_interface_nm"], h_far=geo["h_far_nm"],
+                            refine_distance=geo["refine_distance_nm"])
+    except ValueError as exc:
+        raise CaseError(str(exc)) from None
+
+
+def check_size(case: dict) -> float | None:
+    """Estimated cell count of the mesh to build (None for a mesh file); refuse more than
+    MAX_CELLS unless geometry.allow_large, before Gmsh starts."""
+    geo = case["geometry"]
+    if geo["mesh_file"] is not None:
+        return None
+    cells = geometry_from(case).estimated_cells()
+    if cells > MAX_CELLS and not geo["allow_large"]:
+        sizes = ", ".join(f"{k} = {geo[k]!r}" for k in ("dim", "length_nm", "width_nm",
+                                                       "h_interface_nm", "h_far_nm"))
+        raise CaseError(f"[geometry] {sizes}: about {cells:.2g} cells (estimate), more than "
+                        f"{MAX_CELLS:.0e} (Gmsh meshes on rank 0 alone; a P2 solve needs ~15 KB per "
+                        "cell). Coarsen the mesh or shrink the geometry, or set "
+                        "geometry.allow_large = true")
+    return cells
+
+
 def build_domain(case: dict, comm: MPI.Comm, msh_file: Path | None = None) -> Domain | None:
     geo = case["geometry"]
     if geo["mesh_file"] is not None and msh_file is None:
         return read_msh(geo["mesh_file"], comm, gdim=geo["dim"])
     if geo["kind"] == "ring":
-        from .ring import RingGeometry, build_ring
+        from .ring import build_ring
 
-        return build_ring(RingGeometry(dim=geo["dim"], side=geo["length_nm"], width=geo["width_nm"],
-                                       h_corner=geo["h_interface_nm"], h_far=geo["h_far_nm"],
-                                       refine_distance=geo["refine_distance_nm"]), comm, msh_file)
-    return build_slab(SlabGeometry(dim=geo["dim"], length=geo["length_nm"], width=geo["width_nm"],
-                                   h_interface=geo["h_interface_nm"], h_far=geo["h_far_nm"],
-                                   refine_distance=geo["refine_distance_nm"]), comm, msh_file)
+        return build_ring(geometry_from(case), comm, msh_file)
+    return build_slab(geometry_from(case), comm, msh_file)
 
 
 def make_problem(case: dict, domain: Domain, petsc_options: dict | None = None) -> SpinProblem:
@@ -170,6 +204,9 @@ def run_case(case: dict, output: Path | None, overwrite: bool = False,
     warning = check_resolution(case, material)
     if warning:
         logger.warning("warning: %s", warning)
+    cells = check_size(case)
+    if cells:
+        logger.info("mesh: about %.2g cells expected", cells)
     with stage("mesh", comm, timings):
         domain = build_domain(case, comm)
     logger.info("mesh: %d cells, dim %d", domain.num_cells(), domain.mesh.topology.dim)

@@ -95,6 +95,10 @@ BAD = [  # (section text to patch in, words the message must contain)
     ('[geometry]\nkind = "slab"\n[solver]\npreset = "fast"\n', ["preset", "'fast'", "direct"]),
     ('[geometry]\nkind = "slab"\n[discretization]\ndegree = 1\n[solver]\npreset = "iterative"\n',
      ["preset", "'iterative'", "degree = 2", "'blr'"]),
+    ('[geometry]\nkind = "slab"\ndim = 3\nlength_nm = 1e5\n',
+     ["length_nm = 100000.0", "cells (estimate)", "allow_large"]),
+    ('[geometry]\nkind = "ring"\ndim = 2\nlength_nm = 4.0\nwidth_nm = 5.0\n',
+     ["width_nm = 5.0", "smaller than the ring side"]),
     ('[geometry\nkind = "slab"\n', ["not valid TOML"]),
     ('[geomtry]\nkind = "slab"\n', ["geomtry", "did you mean", "geometry"]),
 ]
@@ -239,3 +243,16 @@ def test_failing_rank_stops_all_ranks(comm_tmp):
     assert proc.stderr.count("injected failure") == 1, proc.stderr
     assert "on rank 1" in proc.stderr
     assert not (comm_tmp / "out").exists()
+
+
+def test_mesh_size_estimate_is_close():
+    """The pre-meshing estimate that guards against typos (length_nm = 1e5) is within a factor
+    2 of Gmsh's count on the slab and the ring (measured ratios 0.86, 0.79 and 0.65)."""
+    from fem_spin.mesh import SlabGeometry, build_slab
+    from fem_spin.ring import RingGeometry, build_ring
+
+    for geo, build in ((SlabGeometry(dim=3, length=20.0, width=4.0, h_interface=0.5, h_far=1.0), build_slab),
+                       (SlabGeometry(dim=2, length=50.0, width=4.0, h_interface=0.1, h_far=0.5), build_slab),
+                       (RingGeometry(dim=2, side=20.0, width=1.0, h_corner=0.15, h_far=0.5), build_ring)):
+        ratio = geo.estimated_cells() / build(geo).num_cells()
+        assert 0.5 < ratio < 2.0, (geo, ratio)
