@@ -156,7 +156,7 @@ def cmd_mesh(args, comm, petsc: dict) -> int:
             raise UsageError(f"--output {str(out)!r}: a Gmsh mesh file must end in .msh")
         if out.exists() and not args.overwrite:
             raise UsageError(f"mesh file {str(out)!r} exists; pass --overwrite to replace it")
-        check_size({**case, "geometry": {**case["geometry"], "mesh_file": None}})  # meshed here
+        check_size(case, meshes=True)  # `fem-spin mesh` meshes even when mesh_file is set
         return case, out
 
     case, out = _on_root(comm, validate)

@@ -91,6 +91,13 @@ class ShiftedLaplacian:
             opts.delValue(f"-{key}")
 
 
+def require_coarsenable(degree: int) -> None:
+    """PMultigrid's coarse level is P1 on the same mesh, so the fine one must be P2 or higher."""
+    if degree < 2:
+        raise ValueError("solver.preset 'iterative' (p-multigrid) needs discretization.degree >= 2 "
+                         "(it coarsens P_k to P1); with P1 use 'blr' or 'shifted'")
+
+
 class PMultigrid:
     """Two-level p-multigrid: the P_k problem (k >= 2) corrected on P1 on the same mesh.
 
@@ -100,7 +107,8 @@ class PMultigrid:
     mesh fine enough for P2 to resolve them lets P1 on the same mesh represent them too, so
     an exact (MUMPS) solve on P1 removes them and one damped point-block Jacobi step on P_k
     removes the rest. The P1 problem has 1/7 of the DOFs of P2 on 3D tetrahedra, so its LU
-    is far cheaper than the P2 one (~1 s against 24 s at 2.7e5 P2 DOFs). Iterations fall as the mesh is refined (the P1 representation improves).
+    is far cheaper than the P2 one (~1 s against 24 s at 2.7e5 P2 DOFs). Iterations fall as
+    the mesh is refined (the P1 representation improves).
 
     The coarse operator is the Galerkin product P^T A P (exact P1 discretisation of the same
     form, boundary rows included) plus `lumping` times (lumped - consistent) reaction on P1:
@@ -117,24 +125,21 @@ class PMultigrid:
         """form: the fem_spin.forms.SpinForm being solved; coarse_bcs_of(V1): the same
         Dirichlet conditions on a given space; lumping: 0 for the plain Galerkin operator."""
         V = form.V
-        if V.ufl_element().embedded_superdegree < 2:
-            raise ValueError("solver.preset 'iterative' (p-multigrid) needs discretization.degree >= 2 "
-                             "(it coarsens P_k to P1); with P1 use 'blr' or 'shifted'")
+        require_coarsenable(V.ufl_element().embedded_superdegree)
         mesh = V.mesh
-        self.prefix = prefix
         # PETSc option <prefix>pmg_lumping overrides the default (0 gives plain Galerkin).
         lumping = PETSc.Options(prefix).getReal("pmg_lumping", lumping)
-        self.V1 = dolfinx.fem.functionspace(mesh, ("Lagrange", 1, (3,)))
-        self.P = dolfinx.fem.petsc.interpolation_matrix(self.V1, V)
+        V1 = dolfinx.fem.functionspace(mesh, ("Lagrange", 1, (3,)))
+        self.P = dolfinx.fem.petsc.interpolation_matrix(V1, V)
         self.P.assemble()
         self.correction = None
         if lumping:
             from .forms import SpinForm
 
-            M1 = dolfinx.fem.Function(self.V1)
+            M1 = dolfinx.fem.Function(V1)
             M1.interpolate(form.M)
-            coarse = SpinForm(self.V1, M1, form.material, quadrature_degree=form.quadrature_degree)
-            u, v = ufl.TrialFunction(self.V1), ufl.TestFunction(self.V1)
+            coarse = SpinForm(V1, M1, form.material, quadrature_degree=form.quadrature_degree)
+            u, v = ufl.TrialFunction(V1), ufl.TestFunction(V1)
             vertex = ufl.Measure("dx", domain=mesh, metadata={"quadrature_rule": "vertex",
                                                                "quadrature_degree": 1})
 
@@ -144,7 +149,7 @@ class PMultigrid:
             # Dirichlet rows and columns zeroed (diag 0): P^T A P already holds them.
             self.correction = dolfinx.fem.petsc.assemble_matrix(
                 dolfinx.fem.form(lumping * (reaction(vertex) - reaction(coarse.dx))),
-                bcs=coarse_bcs_of(self.V1), diag=0.0)
+                bcs=coarse_bcs_of(V1), diag=0.0)
             self.correction.assemble()
         self.Ac = None
         self.pc = None

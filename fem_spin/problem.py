@@ -12,6 +12,7 @@ from .forms import SpinForm
 from .magnetization import interpolate
 from .material import Material
 from .mesh import Domain
+from .precond import PMultigrid, ShiftedLaplacian, require_coarsenable
 from .progress import logger, stage
 from .solvers import LinearSolver
 
@@ -47,9 +48,8 @@ class SpinProblem:
     def __post_init__(self) -> None:
         if self.degree not in (1, 2, 3):
             raise ValueError(f"discretization.degree must be 1, 2 or 3, got {self.degree!r}")
-        if self.solver == "iterative" and self.degree < 2:
-            raise ValueError("solver.preset 'iterative' (p-multigrid) needs discretization.degree >= 2 "
-                             "(it coarsens P_k to P1); with P1 use 'blr' or 'shifted'")
+        if self.solver == "iterative":
+            require_coarsenable(self.degree)
         if self.m_eq not in ("zero", "magnetization"):
             raise ValueError(f"m_eq must be 'zero' or 'magnetization', got {self.m_eq!r}")
         for name in self.dirichlet:
@@ -85,16 +85,12 @@ class SpinProblem:
         """The solver of `a = L` (default: the steady problem) with this problem's preset."""
         shell = None
         if self.solver == "iterative":
-            from .precond import PMultigrid
-
             def shell(prefix, bcs):  # noqa: ARG001 - the coarse level needs its own conditions
                 # The dispersion correction is built from the steady reaction; a transient
                 # operator (a given) gets the plain Galerkin coarse level.
                 return PMultigrid(self.form, self.boundary_conditions, prefix,
                                   lumping=0.5 if a is None else 0.0)
         elif self.solver == "shifted":
-            from .precond import ShiftedLaplacian
-
             def shell(prefix, bcs):
                 return ShiftedLaplacian(self.V, self.M, self.material, bcs, prefix)
         return LinearSolver(a if a is not None else self.form.bilinear(),

@@ -73,8 +73,8 @@ def check_resolution(case: dict, material: Material) -> str | None:
     """Refuse (or, with allow_coarse, warn about) an interface mesh too coarse for the physics;
     warn about a far mesh coarser than the transverse length. Returns the warnings or None."""
     geo = case["geometry"]
-    lengths = {"1/|k| (transverse decay)": 1.0 / abs(material.transverse_k),
-               "l_sf": material.l_sf_nm}
+    wave = 1.0 / abs(material.transverse_k)
+    lengths = {"1/|k| (transverse decay)": wave, "l_sf": material.l_sf_nm}
     if case["magnetization"]["profile"] != "uniform":
         lengths["magnetization width w"] = case["magnetization"]["width_nm"]
     name, shortest = min(lengths.items(), key=lambda kv: kv[1])
@@ -89,7 +89,6 @@ def check_resolution(case: dict, material: Material) -> str | None:
     # Transverse accumulation oscillates on 1/|k| over the whole ferromagnet (it decays only
     # on l_sf), so the far mesh should resolve it too; a coarser one also makes the
     # p-multigrid's P1 level inaccurate and its iterations grow (docs/benchmark.md).
-    wave = 1.0 / abs(material.transverse_k)
     if geo["h_far_nm"] > 1.01 * wave:
         warnings.append(f"[geometry] h_far_nm = {geo['h_far_nm']!r} is coarser than 1/|k| = "
                         f"{wave:.3g} nm, on which transverse accumulation varies everywhere: "
@@ -114,11 +113,12 @@ def geometry_from(case: dict):
         raise CaseError(str(exc)) from None
 
 
-def check_size(case: dict) -> float | None:
-    """Estimated cell count of the mesh to build (None for a mesh file); refuse more than
-    MAX_CELLS unless geometry.allow_large, before Gmsh starts."""
+def check_size(case: dict, meshes: bool | None = None) -> float | None:
+    """Estimated cell count of the mesh to build; refuse more than MAX_CELLS unless
+    geometry.allow_large, before Gmsh starts. `meshes`: whether a mesh is built (default: unless
+    the case reads a mesh file); None is returned when not."""
     geo = case["geometry"]
-    if geo["mesh_file"] is not None:
+    if not (geo["mesh_file"] is None if meshes is None else meshes):
         return None
     cells = geometry_from(case).estimated_cells()
     if cells > MAX_CELLS and not geo["allow_large"]:
