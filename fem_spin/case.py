@@ -9,6 +9,7 @@ filled in; `dump_toml` writes that resolved case next to the results.
 from __future__ import annotations
 
 import difflib
+import logging
 import math
 import tomllib
 from collections.abc import Callable, Mapping
@@ -16,11 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+logger = logging.getLogger("fem_spin")
 REQUIRED = object()
 
 
-class CaseError(ValueError):
-    """Bad input: the message names the key and the value."""
+class InputError(ValueError):
+    """Bad input of any kind (case file, mesh file, output folder, command line): exit code 2.
+
+    Raised on rank 0 by the checks that run before any heavy work and re-raised on every rank
+    by `fem_spin.parallel.on_root`, or raised collectively (same verdict on every rank)."""
+
+
+class CaseError(InputError):
+    """Bad input in a case: the message names the key and the value."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +47,9 @@ def positive(v) -> str | None:
 
 
 def non_negative(v) -> str | None:
-    return None if v >= 0 else "must be >= 0"
+    # a0 and omega0 are both proportional to lambda: a negative exchange is the same as
+    # reversing the magnetization, so it is refused rather than given a second meaning.
+    return None if v >= 0 else "must be >= 0 (for lambda < 0, reverse the magnetization instead)"
 
 
 def angle(v) -> str | None:
@@ -83,9 +94,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "tau_sf_s": Key("float", 1e-11, "s", "spin-flip time tau_sf", check=positive),
         "a0": Key("float", 100.0, "-", "tensor parameter tau lambda M0 (D_yx/D_xx)", check=non_negative),
         "omega0_per_s": Key("float", 1e13, "1/s", "precession frequency lambda M0 "
-                            "(beta = omega0 tau_sf)"),
+                            "(beta = omega0 tau_sf)", check=non_negative),
         "exchange_eV": Key("float", None, "eV", "alternative to omega0_per_s: exchange energy, "
-                           "omega0 = E/hbar"),
+                           "omega0 = E/hbar", check=non_negative),
     },
     "boundary": {
         "left_end": Key("vec3", None, doc="m at the left end (default -u_L, the paper's)"),
@@ -204,10 +215,28 @@ def _cross_checks(case: dict, raw: Mapping) -> None:
     mat = case["material"]
     if mat["exchange_eV"] is not None and "omega0_per_s" in raw.get("material", {}):
         raise CaseError("[material] give either omega0_per_s or exchange_eV, not both")
+    mag, given = case["magnetization"], raw.get("magnetization", {})
     for key in ("u_left", "direction"):
-        if all(c == 0 for c in case["magnetization"][key]):
-            raise _fail("magnetization", key, case["magnetization"][key], "must be a non-zero vector")
+        if all(c == 0 for c in mag[key]):
+            raise _fail("magnetization", key, mag[key], "must be a non-zero vector")
+        norm = math.sqrt(sum(c * c for c in mag[key]))
+        if key in given and abs(norm - 1) > 1e-9:
+            logger.warning("warning: [magnetization] %s = %r has length %.6g: used as the unit "
+                           "vector %s", key, mag[key], norm, [round(c / norm, 6) for c in mag[key]])
     geo = case["geometry"]
+    # Settings that would otherwise be ignored without notice are refused.
+    if mag["dip"] and mag["profile"] != "wall":
+        raise _fail("magnetization", "dip", True, f"applies to profile = 'wall' only (profile = "
+                    f"{mag['profile']!r}; the 'interface' profile always dips)")
+    if geo["kind"] == "ring":
+        if mag["profile"] == "wall":
+            raise _fail("magnetization", "profile", "wall", "is defined for the slab only; a ring "
+                        "takes 'interface' (the paper's Fig. 12 profile) or 'uniform'")
+        unused = [k for k in ("theta_deg", "u_left") if k in given]
+        if unused:
+            raise _fail("magnetization", unused[0], given[unused[0]], "does not apply to a ring: "
+                        "its 'interface' profile is the paper's Fig. 12 (M normal to the current, "
+                        "turned 90 degrees per side); remove the key")
     if geo["kind"] == "ring" and geo["dim"] == 1:
         raise _fail("geometry", "dim", 1, "a ring needs dim = 2 or 3")
     if geo["kind"] == "ring" and any(v is not None for v in case["boundary"].values()):

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -18,11 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .case import InputError
+from .parallel import on_root
 
-EXIT_INPUT, EXIT_FAILED = 2, 1
+EXIT_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 1, 130, 143
 
 
-class UsageError(ValueError):
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what SLURM and `kill` send): handled like Ctrl-C, so the temporary result folder
+    is removed and an earlier result stays in place."""
+
+
+class UsageError(InputError):
     """Bad command-line input (exit code 2)."""
 
 
@@ -81,10 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--overwrite", action="store_true")
     common(m)
 
-    s = sub.add_parser("sweep", help="run a case for several values of one key")
+    s = sub.add_parser("sweep", help="run a case for several values of one or more keys")
     s.add_argument("case", type=Path)
-    s.add_argument("--param", required=True, metavar="SECTION.KEY=V1,V2,...",
-                   help="e.g. magnetization.theta_deg=0,45,90")
+    s.add_argument("--param", required=True, action="append", metavar="SECTION.KEY=V1,V2,...",
+                   help="e.g. magnetization.theta_deg=0,45,90 or magnetization.u_left=[0,0,1],[0,1,0]; "
+                   "repeat --param to sweep the product of several keys")
     s.add_argument("-o", "--output", type=Path, help="sweep folder (default: output.folder)")
     s.add_argument("--overwrite", action="store_true")
     common(s)
@@ -106,37 +116,19 @@ def _split_petsc(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     return argv, []
 
 
-def _on_root(comm, fn: Callable[[], Any]) -> Any:
-    """Run fn on rank 0, broadcast its result or its input error to every rank."""
-    from .case import CaseError
-    from .output import OutputError
-
-    out: tuple[str, Any] = ("ok", None)
-    if comm.rank == 0:
-        try:
-            out = ("ok", fn())
-        except (CaseError, OutputError, UsageError, FileNotFoundError) as exc:
-            out = ("input", str(exc))
-    kind, value = comm.bcast(out, root=0)
-    if kind == "input":
-        raise UsageError(value)
-    return value
-
-
 def cmd_run(args, comm, petsc: dict) -> int:
     from .case import load_case
     from .output import check_output_dir
-    from .runner import check_resolution, check_size, material_from, run_case
+    from .runner import preflight, run_case
 
     def validate():
         case = load_case(args.case)
         out = args.output or Path(case["output"]["folder"])
         check_output_dir(out, args.overwrite)
-        check_resolution(case, material_from(case))
-        check_size(case)
+        preflight(case)  # run_case repeats it; here it comes before the output check's effects
         return case, out
 
-    case, out = _on_root(comm, validate)
+    case, out = on_root(comm, validate)
     # The saved case must reproduce this run: record where it went and the PETSc options.
     case["output"]["folder"] = str(out)
     case["solver"]["petsc_options"].update(petsc)
@@ -159,7 +151,7 @@ def cmd_mesh(args, comm, petsc: dict) -> int:
         check_size(case, meshes=True)  # `fem-spin mesh` meshes even when mesh_file is set
         return case, out
 
-    case, out = _on_root(comm, validate)
+    case, out = on_root(comm, validate)
     tmp = out.with_name(f".{out.name}.partial.msh")
     with stage("mesh", comm):
         build_domain(case, comm, msh_file=tmp)
@@ -172,25 +164,25 @@ def cmd_mesh(args, comm, petsc: dict) -> int:
 def cmd_sweep(args, comm, petsc: dict) -> int:
     from .case import read_raw, resolve_case
     from .output import check_output_dir
-    from .runner import check_resolution, check_size, material_from
-    from .sweep import parse_values, run_sweep, sweep_cases
+    from .progress import logger
+    from .runner import preflight
+    from .sweep import parse_params, run_sweep, sweep_cases
 
     def validate():
-        if "=" not in args.param:
-            raise UsageError(f"--param {args.param!r}: write SECTION.KEY=V1,V2,...")
-        key, text = args.param.split("=", 1)
+        # The case and the parameters first: their errors are the ones worth reporting.
+        params = parse_params(args.param)
         raw = read_raw(args.case)
         case = resolve_case(raw, args.case.parent)
+        cases = sweep_cases(raw, params, args.case.parent)
         out = args.output or Path(case["output"]["folder"])
         check_output_dir(out, args.overwrite)
-        cases = sweep_cases(raw, key.strip(), parse_values(text), args.case.parent)
-        for _, case in cases:  # every run's mesh is checked before the first one starts
-            check_resolution(case, material_from(case))
-            check_size(case)
-        return cases, key.strip(), out
+        for _, case in cases:  # every run is checked before the first one starts
+            preflight(case)
+        return cases, out
 
-    cases, key, out = _on_root(comm, validate)
-    rows = run_sweep(cases, key, out, args.overwrite, comm, petsc)
+    cases, out = on_root(comm, validate)
+    logger.info("sweep: %d runs into %s", len(cases), out)
+    rows = run_sweep(cases, out, args.overwrite, comm, petsc)
     if comm.rank == 0 and not args.quiet:
         cols = list(rows[0])
         print("  ".join(f"{c:>14}" for c in cols))
@@ -201,20 +193,18 @@ def cmd_sweep(args, comm, petsc: dict) -> int:
 
 
 def cmd_plot(args, comm, petsc: dict) -> int:
-    from .plotting import plot_profile, render_field
     from .progress import logger
+    from .runner import write_pictures
 
     def plot():
-        csv_file = args.result / "profile.csv"
-        if not csv_file.is_file():
-            raise UsageError(f"{str(args.result)!r} is not a fem-spin result folder (no profile.csv)")
-        made = [plot_profile(csv_file, args.result / "profile.png", title=args.result.name)]
-        if (args.result / "fields.pvd").is_file():
-            pic = render_field(args.result / "fields.pvd", args.result / "m_x.png", "m", 0)
-            made += [pic] if pic else []
-        return [str(p) for p in made]
+        if not (args.result / "profile.csv").is_file() or not (args.result / "case.toml").is_file():
+            raise UsageError(f"{str(args.result)!r} is not a fem-spin result folder "
+                             "(no profile.csv and case.toml)")
+        from .case import load_case
 
-    for path in _on_root(comm, plot):
+        return [str(p) for p in write_pictures(load_case(args.result / "case.toml"), args.result)]
+
+    for path in on_root(comm, plot):
         logger.info("wrote %s", path)
     return 0
 
@@ -235,6 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (tests call it directly)."""
     from . import _backend  # noqa: F401 - DOLFINx and PETSc in the right order
     from .progress import configure_logging
+    from .runner import ResultError
     from .solvers import SolverError
     from mpi4py import MPI
 
@@ -254,20 +245,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0)
     configure_logging(logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO)
+    previous = _handle_sigterm()
     try:
         return COMMANDS[args.command](args, comm, petsc)
-    except UsageError as exc:  # decided on rank 0 and broadcast: all ranks are here
+    except InputError as exc:  # decided on rank 0 and broadcast, or collectively: all ranks are here
         say(str(exc))
         return EXIT_INPUT
-    except SolverError as exc:  # the KSP's reason is collective: all ranks are here
+    except (SolverError, ResultError) as exc:  # collective verdicts: all ranks are here
         say(str(exc))
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        print(f"fem-spin: interrupted on rank {comm.rank}", file=sys.stderr, flush=True)
+    except KeyboardInterrupt as exc:
+        what, code = (("terminated (SIGTERM)", EXIT_TERMINATED) if isinstance(exc, Terminated)
+                      else ("interrupted", EXIT_INTERRUPTED))
+        print(f"fem-spin: {what} on rank {comm.rank}; no partial results left", file=sys.stderr,
+              flush=True)
         if comm.size > 1:
             time.sleep(0.5)  # let mpirun forward the message first (see below)
-            comm.Abort(130)
-        return 130
+            comm.Abort(code)
+        return code
     except Exception as exc:  # noqa: BLE001 - possibly on one rank only: abort all
         where = f" on rank {comm.rank}" if comm.size > 1 else ""
         print(f"fem-spin: error{where}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
@@ -279,6 +274,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             time.sleep(0.5)
             comm.Abort(EXIT_FAILED)
         return EXIT_FAILED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _handle_sigterm():
+    """Turn SIGTERM into `Terminated` for the run (main thread only); returns the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def raise_terminated(signum, frame):  # noqa: ARG001
+        raise Terminated()
+
+    return signal.signal(signal.SIGTERM, raise_terminated)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ._backend import MPI, dolfinx
 from ._checks import require_positive
+from .case import InputError
 
 # Tags shared by all slab meshes: cells per layer, facets per end and the interface.
 SLAB_CELLS = {"layer_left": 1, "layer_right": 2}
@@ -178,15 +179,16 @@ def _is_cross_section(gmsh, fdim: int, tag: int, x0: float, L: float) -> bool:
 
 
 def mesh_model(comm: MPI.Comm, add_model: Callable[[object], None], gdim: int,
-               order: int = 1, msh_file: Path | None = None) -> Domain | None:
+               order: int = 1, msh_file: Path | None = None, generate: bool = True) -> Domain | None:
     """Build a Gmsh model on rank 0, mesh it, and distribute it (or write it).
 
     Args:
         comm: communicator of the mesh.
-        add_model: adds geometry, physical groups and size fields to gmsh.
+        add_model: adds geometry, physical groups and size fields to gmsh (or opens a file).
         gdim: geometric dimension of the DOLFINx mesh.
         order: geometric order of the Gmsh mesh.
         msh_file: if given, write the mesh there and return None.
+        generate: mesh the model (False when add_model loaded a mesh).
     """
     with gmsh_session(comm) as gmsh:
         error = None
@@ -195,7 +197,8 @@ def mesh_model(comm: MPI.Comm, add_model: Callable[[object], None], gdim: int,
                 add_model(gmsh)
                 if gdim == 3:  # HXT: parallel Delaunay, 7x faster than the default here
                     gmsh.option.setNumber("Mesh.Algorithm3D", 10)
-                gmsh.model.mesh.generate(gdim)
+                if generate:
+                    gmsh.model.mesh.generate(gdim)
                 if order > 1:
                     gmsh.model.mesh.setOrder(order)
                 if msh_file is not None:
@@ -222,12 +225,84 @@ def _domain_from(data) -> Domain:
     return Domain(data.mesh, data.cell_tags, data.facet_tags, cells, facets)
 
 
+class MeshFileError(InputError):
+    """A mesh file that cannot be used: the message names the file and what is wrong."""
+
+
+@dataclass(frozen=True)
+class MeshFileInfo:
+    """What a Gmsh file holds, read before any mesh is distributed.
+
+    Attributes:
+        path: the file.
+        dim: dimension of its highest entities (the cells).
+        cells: physical groups of dimension `dim` (regions), name -> tag.
+        facets: physical groups of dimension dim - 1 (boundaries), name -> tag.
+        bbox: (xmin, ymin, zmin, xmax, ymax, zmax).
+        meshed: whether the file holds mesh nodes (a .msh) or only geometry (a .geo).
+    """
+
+    path: str
+    dim: int
+    cells: dict[str, int]
+    facets: dict[str, int]
+    bbox: tuple[float, ...]
+    meshed: bool
+
+
+def inspect_mesh_file(path: str | Path, verbose: bool = False) -> MeshFileInfo:
+    """Open a Gmsh file (.msh, or a .geo script) on the calling rank only and describe it.
+
+    Raises MeshFileError (one line: the file and Gmsh's complaint) for a missing, corrupt
+    or foreign file, and for one without named physical groups.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MeshFileError(f"mesh file {str(path)!r} does not exist")
+    import gmsh
+
+    fresh = not gmsh.isInitialized()
+    if fresh:
+        gmsh.initialize(interruptible=False)
+    try:
+        gmsh.option.setNumber("General.Terminal", 1 if verbose else 0)
+        gmsh.clear()
+        try:
+            gmsh.open(str(path))
+        except Exception as exc:  # noqa: BLE001 - Gmsh raises plain Exception
+            raise MeshFileError(f"mesh file {str(path)!r} cannot be read by Gmsh: {exc}") from None
+        dim = gmsh.model.getDimension()
+        if dim < 1:
+            raise MeshFileError(f"mesh file {str(path)!r} holds no curves, surfaces or volumes")
+        names = {(d, t): gmsh.model.getPhysicalName(d, t) for d, t in gmsh.model.getPhysicalGroups()}
+        unnamed = [f"dim {d} tag {t}" for (d, t), n in names.items() if not n and d >= dim - 1]
+        if not names:
+            raise MeshFileError(f"mesh file {str(path)!r} has no physical groups: name its regions "
+                                "(cells) and boundaries (facets) with Physical Volume/Surface/Curve")
+        if unnamed:
+            raise MeshFileError(f"mesh file {str(path)!r}: physical groups without a name "
+                                f"({', '.join(unnamed)}); give each a name")
+        cells = {n: t for (d, t), n in names.items() if d == dim}
+        facets = {n: t for (d, t), n in names.items() if d == dim - 1}
+        if not cells:
+            raise MeshFileError(f"mesh file {str(path)!r} has no physical group of dimension {dim} "
+                                f"(its cells); groups: {', '.join(sorted(names.values()))}")
+        meshed = len(gmsh.model.mesh.getNodes()[0]) > 0
+        bbox = tuple(float(v) for v in gmsh.model.getBoundingBox(-1, -1))
+        return MeshFileInfo(str(path), dim, cells, facets, bbox, meshed)
+    finally:
+        gmsh.clear()
+        if fresh:
+            gmsh.finalize()
+
+
 def read_msh(path: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, gdim: int = 3) -> Domain:
-    """Read a mesh written by ``fem-spin mesh`` (or any Gmsh .msh with physical groups)."""
+    """Read a mesh written by ``fem-spin mesh`` (or any Gmsh .msh with physical groups) on rank 0
+    and distribute it; Gmsh stays quiet (check the file first with `inspect_mesh_file`)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"mesh file {str(path)!r} does not exist")
-    return _domain_from(dolfinx.io.gmsh.read_from_msh(str(path), comm, 0, gdim=gdim))
+    return mesh_model(comm, lambda g: g.open(str(path)), gdim=gdim, generate=False)
 
 
 def build_slab(geo: SlabGeometry, comm: MPI.Comm = MPI.COMM_WORLD, msh_file: Path | None = None

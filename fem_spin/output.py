@@ -11,6 +11,7 @@ import contextlib
 import csv
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from ._backend import MPI, dolfinx, ufl
+from .case import InputError
 
 
-class OutputError(ValueError):
+class OutputError(InputError):
     """The output folder cannot be used (exists without overwrite, unwritable)."""
 
 
@@ -37,8 +39,14 @@ def check_output_dir(path: Path, overwrite: bool) -> None:
         probe = probe.parent
     if not probe.is_dir():
         raise OutputError(f"output folder {str(path)!r} cannot be created: {str(probe)!r} is a file")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise OutputError(f"output folder {str(path)!r} is not writable (no write access to {str(probe)!r})")
+    # os.access says yes to root on read-only mounts and on /sys: create and remove a file.
+    try:
+        fd, name = tempfile.mkstemp(prefix=".fem_spin-probe-", dir=probe)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise OutputError(f"output folder {str(path)!r} is not writable ({str(probe)!r}: "
+                          f"{exc.strerror or exc})") from None
 
 
 @contextlib.contextmanager

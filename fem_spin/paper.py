@@ -35,8 +35,8 @@ def ring_case(side: float = 100.0, width: float = 1.0, dim: int = 2) -> dict:
 
 def sweep(raw: dict, key: str, values: list, output: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> list[dict]:
     """Run one sweep (overwriting `output`); values are numbers."""
-    cases = sweep_cases(raw, key, [repr(v) for v in values])
-    return run_sweep(cases, key, output, overwrite=True, comm=comm)
+    cases = sweep_cases(raw, [(key, [repr(v) for v in values])])
+    return run_sweep(cases, output, overwrite=True, comm=comm)
 
 
 def load_profiles(folder: Path, key: str, values: list) -> dict:
@@ -95,3 +95,49 @@ def peaks(folder: Path, key: str, values: list, ring: bool = False) -> dict:
             row["max_abs_m_minus_meq"] = float(np.max(np.linalg.norm(m - meq, axis=1)))
         out[v] = row
     return out
+
+
+def peak_mx(length: float, theta: float, h_interface: float = 0.1, h_far: float = 0.25,
+            points: int = 2001, comm: MPI.Comm = MPI.COMM_WORLD) -> float:
+    """Peak |m_x| of the 1D slab (no files written): one point of the fine sweeps."""
+    from .case import resolve_case
+    from .runner import run_case
+
+    case = slab_case(length=length, theta=theta)
+    case["geometry"].update(h_interface_nm=h_interface, h_far_nm=h_far)
+    case["output"]["profile_points"] = points
+    return comm.bcast(run_case(resolve_case(case), None, comm=comm).summary["max_abs_m"]["x"], root=0)
+
+
+def fine_sweeps(angles: list[float], lengths: list[float], angle_lengths: tuple[float, ...] = (100.0, 10.0),
+                comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
+    """Peak |m_x| on a fine angle grid for each of `angle_lengths`, and versus L at 90 degrees."""
+    return {"theta": {L: [peak_mx(L, a, comm=comm) for a in angles] for L in angle_lengths},
+            "length": [peak_mx(L, 90.0, comm=comm) for L in lengths]}
+
+
+def plot_fine_sweeps(result: dict, angles: list[float], lengths: list[float], png: Path) -> Path:
+    """Peak |m_x| vs angle (one curve per length) and vs length at 90 degrees."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.9), dpi=110)
+    for L, peaks_ in result["theta"].items():
+        a.plot(angles, peaks_, label=f"L = {L:g} nm")
+        k = int(np.argmax(peaks_))
+        a.plot([angles[k]], [peaks_[k]], "k.", ms=6)
+    a.set_xlabel("theta [deg]")
+    a.set_ylabel("peak |m_x|")
+    a.set_yscale("log")
+    a.legend()
+    a.set_title("peak |m_x| vs angle (dots: maxima)")
+    b.loglog(lengths, result["length"], "o-")
+    b.set_xlabel("L [nm]")
+    b.set_ylabel("peak |m_x| at theta = 90 deg")
+    b.set_title("peak |m_x| vs slab length")
+    fig.tight_layout()
+    fig.savefig(png)
+    plt.close(fig)
+    return png

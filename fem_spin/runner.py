@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from ._backend import MPI, PETSc, dolfinx
 from . import magnetization as magn
 from .case import CaseError, dump_toml
 from .material import Material
-from .mesh import Domain, SlabGeometry, build_slab, read_msh
+from .mesh import Domain, SlabGeometry, build_slab, inspect_mesh_file, read_msh
 from .output import atomic_dir, axis_points, derived_fields, sample, write_paraview, write_profile_csv
 from .problem import SpinProblem, slab_problem
 from .progress import logger, stage
@@ -82,7 +83,7 @@ def check_resolution(case: dict, material: Material) -> str | None:
     warnings = []
     if h > shortest:
         msg = (f"[geometry] h_interface_nm = {h!r}: too coarse to resolve the shortest length, "
-               f"{name} = {shortest:.3g} nm; use h_interface_nm <= {shortest:.3g}")
+               f"{name} = {shortest:.5g} nm; use h_interface_nm <= {floor_sig(shortest)}")
         if not geo["allow_coarse"]:
             raise CaseError(msg + " (or set geometry.allow_coarse = true to run anyway)")
         warnings.append(msg)
@@ -94,6 +95,16 @@ def check_resolution(case: dict, material: Material) -> str | None:
                         f"{wave:.3g} nm, on which transverse accumulation varies everywhere: "
                         "the far field is under-resolved and the 'iterative' solver slows down")
     return "; ".join(warnings) or None
+
+
+def floor_sig(x: float, digits: int = 3) -> str:
+    """x rounded down to `digits` significant digits, as text: a limit printed for the user
+    to copy must pass the check it came from (0.99995 -> '0.999', not '1')."""
+    step = 10.0 ** (math.floor(math.log10(x)) - digits + 1)
+    n = math.floor(x / step)
+    while float(f"{n * step:.{digits}g}") > x:
+        n -= 1
+    return f"{n * step:.{digits}g}"
 
 
 def geometry_from(case: dict):
@@ -129,6 +140,58 @@ def check_size(case: dict, meshes: bool | None = None) -> float | None:
                         "cell). Coarsen the mesh or shrink the geometry, or set "
                         "geometry.allow_large = true")
     return cells
+
+
+def expected_mesh(case: dict) -> tuple[dict[str, list[str]], list[tuple[float, float]]]:
+    """Physical groups (cells, facets) and extents per axis that a mesh of this case must have."""
+    geo = case["geometry"]
+    L, W, dim = geo["length_nm"], geo["width_nm"], geo["dim"]
+    if geo["kind"] == "ring":
+        from .ring import RING_CELLS, RING_FACETS
+
+        groups = {"cells": list(RING_CELLS), "facets": list(RING_FACETS)}
+        extent = [(-W / 2, L + W / 2)] * 2 + [(-W / 2, W / 2)] * (dim - 2)
+    else:
+        from .mesh import SLAB_CELLS
+
+        groups = {"cells": list(SLAB_CELLS), "facets": ["left_end", "right_end"]}
+        extent = [(-L / 2, L / 2)] + [(-W / 2, W / 2)] * (dim - 1)
+    return groups, extent
+
+
+def check_mesh_file(case: dict) -> None:
+    """A `geometry.mesh_file` must be the mesh this case describes: its dimension, physical
+    groups and extent, so that a mesh of another case cannot give a silently wrong answer.
+    Runs Gmsh on the calling rank (rank 0)."""
+    geo = case["geometry"]
+    path = geo["mesh_file"]
+    info = inspect_mesh_file(path)
+    where = f"[geometry] mesh_file = {path!r}"
+    if info.dim != geo["dim"]:
+        raise CaseError(f"{where}: the mesh is {info.dim}D but geometry.dim = {geo['dim']}")
+    groups, extent = expected_mesh(case)
+    for kind, have in (("cells", info.cells), ("facets", info.facets)):
+        missing = [n for n in groups[kind] if n not in have]
+        if missing:
+            raise CaseError(f"{where}: missing physical group(s) {', '.join(missing)} for a "
+                            f"{geo['kind']} (it has {', '.join(sorted(have)) or 'none'})")
+    tol = 1e-6 * max(abs(v) for pair in extent for v in pair) + 1e-9
+    for axis, (lo, hi) in enumerate(extent):
+        got = (info.bbox[axis], info.bbox[axis + 3])
+        if abs(got[0] - lo) > tol or abs(got[1] - hi) > tol:
+            raise CaseError(f"{where}: the mesh spans {'xyz'[axis]} in [{got[0]:.6g}, {got[1]:.6g}] nm, "
+                            f"the case's {geo['kind']} (length_nm = {geo['length_nm']!r}, width_nm = "
+                            f"{geo['width_nm']!r}) spans [{lo:.6g}, {hi:.6g}] nm")
+
+
+def preflight(case: dict) -> str | None:
+    """Every check of a resolved case that needs no mesh (run it on rank 0): resolution, the
+    mesh-size estimate and a given mesh file. Raises CaseError; returns warnings or None."""
+    warning = check_resolution(case, material_from(case))
+    check_size(case)
+    if case["geometry"]["mesh_file"] is not None:
+        check_mesh_file(case)
+    return warning
 
 
 def build_domain(case: dict, comm: MPI.Comm, msh_file: Path | None = None) -> Domain | None:
@@ -196,14 +259,27 @@ def profile_samples(case: dict, problem: SpinProblem) -> tuple[np.ndarray, np.nd
     return pts[:, 0], pts, "x_nm"
 
 
+class ResultError(RuntimeError):
+    """A solution that must not be written (NaN, profile off the mesh): exit code 1."""
+
+
 def run_case(case: dict, output: Path | None, overwrite: bool = False,
-             comm: MPI.Comm = MPI.COMM_WORLD, petsc_options: dict | None = None) -> RunResult:
-    """Mesh, solve and (if output is given) write a resolved case; returns the problem and summary."""
+             comm: MPI.Comm = MPI.COMM_WORLD, petsc_options: dict | None = None,
+             shown_as: Path | None = None) -> RunResult:
+    """Mesh, solve and (if output is given) write a resolved case; returns the problem and summary.
+
+    `shown_as`: the folder named in messages and records when `output` is a temporary one
+    (a sweep writes into its own temporary folder and moves it into place at the end).
+    """
+    from .parallel import on_root
+
     timings: dict[str, float] = {}
     material = material_from(case)
-    warning = check_resolution(case, material)
+    warning = on_root(comm, lambda: preflight(case))
     if warning:
         logger.warning("warning: %s", warning)
+    if output is not None and comm.rank == 0:
+        report_stale_partials(Path(shown_as or output))
     cells = check_size(case)
     if cells:
         logger.info("mesh: about %.2g cells expected", cells)
@@ -215,16 +291,23 @@ def run_case(case: dict, output: Path | None, overwrite: bool = False,
     problem.solve()
     s, pts, abscissa = profile_samples(case, problem)
     values = sample(problem.m, pts)
+    check_finite(problem, values, abscissa)
+    k = material.transverse_k
     summary = {
         "dofs": problem.num_dofs, "cells": domain.num_cells(), "ranks": comm.size,
         "degree": problem.degree, "quadrature_degree": problem.form.quadrature_degree,
         "solver": problem.solver, "iterations": getattr(problem, "iterations", None),
         "l_sf_nm": material.l_sf_nm, "beta": material.beta,
-        "transverse_decay_nm": 1.0 / abs(material.transverse_k),
+        # Transverse accumulation ~ exp(-k x): it decays over 1/Re k and oscillates with
+        # wavelength 2 pi/Im k; 1/|k| is the length the mesh must resolve.
+        "transverse_decay_length_nm": 1.0 / k.real,
+        "transverse_wavelength_nm": 2 * np.pi / abs(k.imag) if k.imag else None,
+        "transverse_resolution_length_nm": 1.0 / abs(k),
     }
     if comm.rank == 0:
-        summary["max_abs_m"] = {c: float(np.nanmax(np.abs(values[:, i]))) for i, c in enumerate("xyz")}
+        summary["max_abs_m"] = {c: float(np.max(np.abs(values[:, i]))) for i, c in enumerate("xyz")}
     summary = comm.bcast(summary, root=0)
+    summary["units"] = UNITS | ({"components": RING_FRAME} if case["geometry"]["kind"] == "ring" else {})
     result = RunResult(problem, output, summary, values)
     if output is None:
         summary["timings_s"] = timings
@@ -237,8 +320,56 @@ def run_case(case: dict, output: Path | None, overwrite: bool = False,
         partial = output / ".summary.json.partial"
         partial.write_text(json.dumps({**summary, "versions": versions()}, indent=2) + "\n")
         partial.replace(output / "summary.json")
-    logger.info("results in %s", output)
+    logger.info("results in %s", shown_as or output)
     return result
+
+
+# What the numbers in every output mean (summary.json "units", README.txt in each result).
+UNITS = {
+    "length": "nm (x_nm, s_nm, every *_nm key)",
+    "m": "spin accumulation normalised to the equilibrium accumulation of the ferromagnet "
+         "(dimensionless; the slab's ends hold m = -u_L and +u_R)",
+    "M": "magnetization M/M0 = mu u (dimensionless)",
+    "abs_m": "|m| (dimensionless)",
+    "T": "torque density omega x m in 1/s (omega0 M/M0 x m): the sd torque on M per unit m",
+    "J": "spin current J[k, j] = -Dt^{kp} d_j m^p in m/s (per unit m): k the spin component, "
+         "j the spatial direction; ParaView's components 0..8 are k*3 + j (xx, xy, xz, yx, ...)",
+    "profile.csv": "m along the slab's axis (x_nm, y = z = 0) or the ring's centreline "
+                   "(s_nm, arc length from corner 0 at (0, 0) counter-clockwise)",
+    "frame": "global (lab) x, y, z components everywhere",
+}
+RING_FRAME = ("ring: files hold global x, y, z components; fem_spin.ring.ring_components turns "
+              "them into (tangent, outward normal, z) along the loop")
+
+
+def check_finite(problem: SpinProblem, values: np.ndarray | None, abscissa: str) -> None:
+    """Refuse to write a solution with NaN/inf, or a profile that leaves the mesh (collective)."""
+    comm = problem.domain.comm
+    bad_m = comm.allreduce(int(np.count_nonzero(~np.isfinite(problem.m.x.array))), op=MPI.SUM)
+    off = int(np.count_nonzero(np.isnan(values).any(axis=1))) if comm.rank == 0 else 0
+    off = comm.bcast(off, root=0)
+    if bad_m:
+        raise ResultError(f"the solution has {bad_m} non-finite values (NaN/inf); nothing written")
+    if off:
+        raise ResultError(f"{off} of {len(values) if values is not None else '?'} points of the "
+                          f"profile ({abscissa}) are outside the mesh: the mesh does not span the "
+                          "case's geometry; nothing written")
+
+
+def report_stale_partials(output: Path) -> list[Path]:
+    """Warn about unfinished result folders of earlier runs (`.NAME.partial-*`, e.g. after a
+    SIGKILL or a node failure) beside `output`; they are not removed: one may be a run still
+    going on."""
+    parent = output.resolve().parent
+    if not parent.is_dir():
+        return []
+    stale = sorted(p for p in parent.glob(f".{output.name}.partial-*") if p.is_dir())
+    if stale:
+        size = sum(f.stat().st_size for p in stale for f in p.rglob("*") if f.is_file())
+        logger.warning("warning: %d unfinished result folder(s) of earlier runs next to %s "
+                       "(%.1f MB): %s; delete them unless a run is still writing there",
+                       len(stale), output, size / 1e6, ", ".join(p.name for p in stale))
+    return stale
 
 
 def write_results(case: dict, problem: SpinProblem, folder: Path, s: np.ndarray,
@@ -253,15 +384,39 @@ def write_results(case: dict, problem: SpinProblem, folder: Path, s: np.ndarray,
         header = "resolved case written by fem-spin: run it again with `fem-spin run case.toml`\n" + \
             "\n".join(f"{k}: {val}" for k, val in v.items())
         (folder / "case.toml").write_text(dump_toml(case, header))
+        (folder / "README.txt").write_text(results_readme(case))
         if out["png"]:
-            from .plotting import plot_profile, render_field
-
-            kind = case["geometry"]["kind"]
-            plot_profile(folder / "profile.csv", folder / "profile.png",
-                         title=f"{kind}: m along the {'loop' if kind == 'ring' else 'axis'}")
-            if out["paraview"] and case["geometry"]["dim"] > 1:
-                try:
-                    render_field(folder / "fields.pvd", folder / "m_x.png", "m", 0)
-                except Exception as exc:  # noqa: BLE001 - a picture must not sink a good run
-                    logging.getLogger("fem_spin").warning("warning: no 3D picture (%s)", exc)
+            write_pictures(case, folder)
     comm.Barrier()
+
+
+def write_pictures(case: dict, folder: Path) -> list[Path]:
+    """profile.png, and m_x.png for 2D/3D meshes: the same for `run` and `fem-spin plot`."""
+    from .plotting import plot_profile, render_field
+
+    kind = case["geometry"]["kind"]
+    made = [plot_profile(folder / "profile.csv", folder / "profile.png",
+                         title=f"{kind}: m along the {'loop' if kind == 'ring' else 'axis'}")]
+    if case["geometry"]["dim"] > 1 and (folder / "fields.pvd").is_file():
+        try:
+            pic = render_field(folder / "fields.pvd", folder / "m_x.png", "m", 0)
+            made += [pic] if pic else []
+        except Exception as exc:  # noqa: BLE001 - a picture must not sink a good run
+            logging.getLogger("fem_spin").warning("warning: no 3D picture (%s)", exc)
+    return made
+
+
+def results_readme(case: dict) -> str:
+    """README.txt of a result folder: what each file holds, units, index order, frames."""
+    files = {
+        "fields.pvd / fields.bp": "m, M, T on the mesh (VTK .pvd: any ParaView; .bp: VTX/ADIOS2)",
+        "abs_m.pvd / abs_m.bp": "|m|",
+        "current.pvd / current.bp": "J, the 3x3 spin current (discontinuous)",
+        "profile.csv": "m_x, m_y, m_z along a line",
+        "profile.png, m_x.png": "pictures of the profile and (2D/3D) of m_x",
+        "case.toml": "the resolved case: `fem-spin run case.toml -o NEW` repeats the run",
+        "summary.json": "DOFs, timings, solver, peaks, lengths, units, versions",
+    }
+    units = UNITS | ({"components": RING_FRAME} if case["geometry"]["kind"] == "ring" else {})
+    return ("fem-spin result folder\n\nFiles:\n" + "".join(f"  {k}: {v}\n" for k, v in files.items())
+            + "\nUnits and meaning:\n" + "".join(f"  {k}: {v}\n" for k, v in units.items()))

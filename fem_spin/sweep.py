@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -17,43 +18,81 @@ from .runner import run_case
 
 
 def parse_values(text: str) -> list[str]:
-    values = [v.strip() for v in text.split(",") if v.strip()]
+    """Split `V1,V2,...` at the commas outside brackets, so vectors sweep too:
+    `[0,0,1],[1,0,0]` gives two values."""
+    values, depth, cur = [], 0, ""
+    for ch in text:
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if depth < 0:
+            raise CaseError(f"--param values {text!r}: unbalanced ']'")
+        if ch == "," and depth == 0:
+            values.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    if depth:
+        raise CaseError(f"--param values {text!r}: unbalanced '['")
+    values.append(cur.strip())
+    values = [v for v in values if v]
     if not values:
         raise CaseError(f"--param needs values after '=', got {text!r}")
     return values
 
 
-def sweep_cases(raw: dict, key: str, values: list[str], base_dir: Path | None = None
-                ) -> list[tuple[str, dict]]:
-    """One resolved case per value of `key` (section.key): all checked before any run."""
+def parse_params(params: list[str]) -> list[tuple[str, list[str]]]:
+    """`SECTION.KEY=V1,V2` strings -> [(key, values)]; each key once."""
+    out: list[tuple[str, list[str]]] = []
+    for p in params:
+        if "=" not in p:
+            raise CaseError(f"--param {p!r}: write SECTION.KEY=V1,V2,...")
+        key, text = (t.strip() for t in p.split("=", 1))
+        if key in (k for k, _ in out):
+            raise CaseError(f"--param {key!r} is given twice")
+        out.append((key, parse_values(text)))
+    return out
+
+
+def run_name(combo: tuple[tuple[str, str], ...]) -> str:
+    """Sub-folder of one run: `theta_deg=90` or `theta_deg=90,width_nm=1.2`."""
+    return ",".join(f"{k.split('.')[-1]}={v.replace(' ', '')}" for k, v in combo)
+
+
+def sweep_cases(raw: dict, params: list[tuple[str, list[str]]], base_dir: Path | None = None
+                ) -> list[tuple[tuple[tuple[str, str], ...], dict]]:
+    """One resolved case per combination of the values (the product over the keys), all checked
+    before any run. Each item is ((key, value text), ...) and the case."""
     cases = []
-    for text in values:
+    for combo in itertools.product(*([(k, v) for v in vals] for k, vals in params)):
         r = copy.deepcopy(raw)
-        set_value(r, key, text)
-        cases.append((text, resolve_case(r, base_dir)))
+        for key, text in combo:
+            set_value(r, key, text)
+        cases.append((tuple(combo), resolve_case(r, base_dir)))
     return cases
 
 
-def run_sweep(cases: list[tuple[str, dict]], key: str, output: Path, overwrite: bool = False,
+def run_sweep(cases: list, output: Path, overwrite: bool = False,
               comm: MPI.Comm = MPI.COMM_WORLD, petsc_options: dict | None = None
               ) -> list[dict[str, Any]]:
     """Run each case of `sweep_cases`; return one summary row per run.
 
-    The folder `output` holds `<key>=<value>/` per run, `sweep.csv` and `sweep.png`.
+    The folder `output` holds one sub-folder per run (`run_name`), `sweep.csv` and `sweep.png`.
     """
     rows = []
     with atomic_dir(output, comm, overwrite) as tmp:
-        for text, case in cases:
-            logger.info("== %s = %s", key, text)
-            res = run_case(case, tmp / f"{key.split('.')[-1]}={text}", comm=comm,
-                           petsc_options=petsc_options)
+        for i, (combo, case) in enumerate(cases):
+            name = run_name(combo)
+            logger.info("== run %d of %d: %s", i + 1, len(cases), name)
+            case = copy.deepcopy(case)
+            case["output"]["folder"] = str(output / name)  # what the saved case.toml records
+            res = run_case(case, tmp / name, comm=comm, petsc_options=petsc_options,
+                           shown_as=output / name)
             s = res.summary
-            rows.append({key: text, "dofs": s["dofs"], **{f"max_abs_m_{c}": v for c, v in
-                                                        (s.get("max_abs_m") or {}).items()},
+            rows.append({**dict(combo), "dofs": s["dofs"],
+                         **{f"max_abs_m_{c}": v for c, v in (s.get("max_abs_m") or {}).items()},
                          "solve_s": s["timings_s"].get("solve", np.nan)})
         if comm.rank == 0:
             write_table(tmp / "sweep.csv", rows)
-            plot_sweep(tmp, key, [t for t, _ in cases])
+            plot_sweep(tmp, [run_name(c) for c, _ in cases])
     return rows
 
 
@@ -64,7 +103,7 @@ def write_table(path: Path, rows: list[dict[str, Any]]) -> None:
         w.writerows(rows)
 
 
-def plot_sweep(folder: Path, key: str, values: list[str]) -> None:
+def plot_sweep(folder: Path, names: list[str]) -> None:
     """Overlay each run's profile, one panel per component."""
     import matplotlib
 
@@ -74,11 +113,10 @@ def plot_sweep(folder: Path, key: str, values: list[str]) -> None:
     from .output import read_profile_csv
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), dpi=110, sharex=True)
-    name = key.split(".")[-1]
-    for text in values:
-        header, data = read_profile_csv(folder / f"{name}={text}" / "profile.csv")
+    for name in names:
+        header, data = read_profile_csv(folder / name / "profile.csv")
         for j, ax in enumerate(axes):
-            ax.plot(data[:, 0], data[:, j + 1], label=f"{name} = {text}")
+            ax.plot(data[:, 0], data[:, j + 1], label=name.replace("=", " = ").replace(",", ", "))
     for j, ax in enumerate(axes):
         ax.set_title(header[j + 1].replace("_", " "))
         ax.set_xlabel(header[0].replace("_nm", " [nm]"))

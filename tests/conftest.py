@@ -19,6 +19,13 @@ def comm_tmp(tmp_path) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _isolated_cwd(comm_tmp, monkeypatch):
+    """Run every test in its own empty folder: a user's working folder (a `results/` left by
+    `make demo`, say) must never change a test's outcome, and tests never write into it."""
+    monkeypatch.chdir(comm_tmp)
+
+
+@pytest.fixture(autouse=True)
 def _collect_together():
     """Run collective PETSc destructors on all ranks at the same point."""
     yield

@@ -1,0 +1,31 @@
+"""Checks that run on rank 0 and stop every rank together."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from mpi4py import MPI
+
+from .case import InputError
+
+T = TypeVar("T")
+
+
+def on_root(comm: MPI.Comm, fn: Callable[[], T]) -> T:
+    """Run fn on rank 0 and broadcast its result, or its input error, to every rank.
+
+    An `InputError` (or a missing file) on rank 0 is raised on every rank as InputError, so
+    all ranks stop at the same point and the caller prints the message once (rank 0). Any
+    other exception is raised on rank 0 alone and must be handled as a one-rank failure.
+    """
+    out: tuple[str, Any] = ("ok", None)
+    if comm.rank == 0:
+        try:
+            out = ("ok", fn())
+        except (InputError, FileNotFoundError) as exc:
+            out = ("input", str(exc))
+    kind, value = comm.bcast(out, root=0)
+    if kind == "input":
+        raise InputError(value)
+    return value
