@@ -14,6 +14,8 @@ source "$HOME/fem_spin/.venv/bin/activate"
 export MPLBACKEND=Agg PYVISTA_OFF_SCREEN=true OMP_NUM_THREADS=1
 srun fem-spin run case.toml --output "results/$SLURM_JOB_ID" -- -ksp_converged_reason
 
-# ... or the container, with Apptainer/Singularity:
-#   apptainer build fem-spin.sif docker-daemon://fem-spin:latest
-#   srun apptainer exec fem-spin.sif fem-spin run case.toml --output "results/$SLURM_JOB_ID"
+# ... or the container (docker/Dockerfile, checked by docker/verify.sh), with Apptainer/Singularity.
+# The image's MPICH talks to SLURM through PMI: `srun --mpi=pmi2` (or run mpirun inside one node).
+#   docker build -f docker/Dockerfile -t fem-spin . && docker save fem-spin -o fem-spin.tar
+#   apptainer build fem-spin.sif docker-archive://fem-spin.tar
+#   srun --mpi=pmi2 apptainer exec fem-spin.sif fem-spin run case.toml --output "results/$SLURM_JOB_ID"
