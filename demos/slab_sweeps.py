@@ -62,3 +62,27 @@ if comm.rank == 0:
         for v, row in table.items():
             logger.info("  %6g  %s", v, "  ".join(f"{k[8:]}={x:.4f}" for k, x in row.items()))
 # -
+
+# Fine sweeps (1-degree grid; L from 2 to 500 nm at 90 degrees): where the peaks really are.
+# Only peak values are kept (no files per run): fine_sweeps.csv, fig_fine_sweeps.png.
+
+# +
+from fem_spin.paper import fine_sweeps, plot_fine_sweeps  # noqa: E402
+
+fine_angles = [float(a) for a in range(0, 181)]
+fine_lengths = [2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0, 70.0, 100.0, 150.0, 200.0, 500.0]
+fine = fine_sweeps(fine_angles, fine_lengths, comm=comm)
+if comm.rank == 0:
+    plot_fine_sweeps(fine, fine_angles, fine_lengths, out / "fig_fine_sweeps.png")
+    with open(out / "fine_sweeps.csv", "w") as fh:
+        fh.write("theta_deg," + ",".join(f"peak_mx_L{L:g}" for L in fine["theta"]) + "\n")
+        for i, a in enumerate(fine_angles):
+            fh.write(f"{a:g}," + ",".join(f"{v[i]:.6g}" for v in fine["theta"].values()) + "\n")
+        fh.write("\nlength_nm,peak_mx_theta90\n")
+        fh.writelines(f"{L:g},{v:.6g}\n" for L, v in zip(fine_lengths, fine["length"]))
+    for L, v in fine["theta"].items():
+        k = max(range(len(v)), key=v.__getitem__)
+        logger.info("L = %g nm: peak |m_x| %.4f at %g deg (%.4f at 90 deg)", L, v[k], fine_angles[k], v[90])
+    logger.info("theta = 90 deg, peak |m_x| vs L: %s",
+                ", ".join(f"{L:g}: {v:.3g}" for L, v in zip(fine_lengths, fine["length"])))
+# -

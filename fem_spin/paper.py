@@ -125,13 +125,14 @@ def plot_fine_sweeps(result: dict, angles: list[float], lengths: list[float], pn
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.9), dpi=110)
     for L, peaks_ in result["theta"].items():
-        a.plot(angles, peaks_, label=f"L = {L:g} nm")
         k = int(np.argmax(peaks_))
-        a.plot([angles[k]], [peaks_[k]], "k.", ms=6)
+        top = peaks_[k]
+        a.plot(angles, np.asarray(peaks_) / top, label=f"L = {L:g} nm (max {top:.3g} at {angles[k]:g} deg)")
+        a.plot([angles[k]], [1.0], "k.", ms=6)
     a.set_xlabel("theta [deg]")
-    a.set_ylabel("peak |m_x|")
-    a.set_yscale("log")
-    a.legend()
+    a.set_ylabel("peak |m_x| / its maximum")
+    a.set_xticks(range(0, 181, 30))
+    a.legend(fontsize=8)
     a.set_title("peak |m_x| vs angle (dots: maxima)")
     b.loglog(lengths, result["length"], "o-")
     b.set_xlabel("L [nm]")
