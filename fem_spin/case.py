@@ -56,15 +56,26 @@ def angle(v) -> str | None:
     return None if 0 <= v <= 180 else "must be an angle in [0, 180] degrees"
 
 
+def positive_components(v) -> str | None:
+    return None if all(c > 0 for c in v) else "every component must be > 0"
+
+
 def at_least(n: int) -> Callable[[Any], str | None]:
     return lambda v: None if v >= n else f"must be >= {n}"
 
 
 SCHEMA: dict[str, dict[str, Key]] = {
     "geometry": {
-        "kind": Key("str", doc="slab (CPP stack along x) or ring (closed square loop)",
-                    choices=("slab", "ring")),
-        "dim": Key("int", 1, doc="dimension of the mesh", choices=(1, 2, 3)),
+        "kind": Key("str", doc="slab (CPP stack along x), ring (closed square loop) or gmsh "
+                    "(your device: geometry.file with named regions and boundaries)",
+                    choices=("slab", "ring", "gmsh")),
+        "dim": Key("int", 1, doc="dimension of the mesh (gmsh: taken from the file)", choices=(1, 2, 3)),
+        "file": Key("str", None, doc="gmsh: a Gmsh .geo script (meshed on rank 0) or .msh file with "
+                    "physical groups naming the regions (cells) and boundaries (facets)"),
+        "unit_nm": Key("float", 1.0, "nm", "gmsh: the file's length unit in nm (1e9 for metres)",
+                       check=positive),
+        "parameters": Key("table", {}, doc="gmsh: numbers set in the .geo script before it is read "
+                          "(its DefineConstant values), e.g. {L = 50}"),
         "length_nm": Key("float", 100.0, "nm", "slab length L along x / ring side L", check=positive),
         "width_nm": Key("float", 4.0, "nm", "side of the square cross-section", check=positive),
         "h_interface_nm": Key("float", 0.15, "nm", "element size at the interface / ring corners",
@@ -97,6 +108,16 @@ SCHEMA: dict[str, dict[str, Key]] = {
                             "(beta = omega0 tau_sf)", check=non_negative),
         "exchange_eV": Key("float", None, "eV", "alternative to omega0_per_s: exchange energy, "
                            "omega0 = E/hbar", check=non_negative),
+        "D_components_m2_per_s": Key("vec3", None, "m^2/s", "component-wise D^k in the lab frame "
+                                     "(Eq. 72, Dt^kp = D^p (A^-1)^kp); default isotropic D",
+                                     check=positive_components),
+        "tau_components_s": Key("vec3", None, "s", "component-wise tau_k (Eqs. 66, 73: relaxation "
+                                "-(m^k - m_eq^k)/tau_k, A = I + diag(tau_k/tau_sf)[alpha]x)",
+                                check=positive_components),
+    },
+    "field": {
+        "B_T": Key("vec3", (0.0, 0.0, 0.0), "T", "applied field B: precession -gamma B and tensor "
+                   "alpha = a0 mu u - (a0/omega0) gamma B (MODEL.md); per region: regions.NAME.B_T"),
     },
     "boundary": {
         "left_end": Key("vec3", None, doc="m at the left end (default -u_L, the paper's)"),
@@ -121,9 +142,60 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "folder": Key("str", "results", doc="result folder (overridden by --output)"),
         "profile_points": Key("int", 1001, doc="points of the CSV line profile", check=at_least(2)),
         "paraview": Key("bool", True, doc="write VTX (.bp) and VTK (.pvd) files"),
+        "line_from_nm": Key("vec3", None, "nm", "gmsh: start of the profile line (default: the mesh's "
+                            "longest bounding-box axis through its centre)"),
+        "line_to_nm": Key("vec3", None, "nm", "gmsh: end of the profile line"),
         "png": Key("bool", True, doc="write PNG pictures"),
     },
 }
+
+
+def _inherit(section: str, doc_prefix: str) -> dict[str, Key]:
+    """A section's keys with default None: 'take the value of [section]'."""
+    return {k: Key(spec.kind, None, spec.unit, f"{doc_prefix}{spec.doc}", spec.choices, spec.check)
+            for k, spec in SCHEMA[section].items()}
+
+
+MATERIAL_PRESETS = ("paper",)
+# Sections of named tables: [regions.NAME] per cell group, [boundaries.NAME] per facet group
+# (geometry.kind = "gmsh"). A region key left out takes the [material] / [magnetization] /
+# [field] value, so one line per region is often enough.
+NAMED: dict[str, dict[str, Key]] = {
+    "regions": {
+        "magnet": Key("bool", True, doc="false for a normal metal or spacer (mu = 0: isotropic D, no "
+                      "exchange precession)"),
+        "preset": Key("str", None, doc="material preset instead of [material]: paper (l_sf = 100 nm, "
+                      "a0 = beta = 100)", choices=MATERIAL_PRESETS),
+        **_inherit("material", "(default [material]) "),
+        **{k: v for k, v in _inherit("magnetization", "(default [magnetization]) ").items()},
+        "profile": Key("str", None, doc="(default [magnetization]) interface / wall / uniform as in "
+                       "[magnetization], ovf (an OOMMF/mumax3 file) or vtk (a point or cell field of a "
+                       ".vtu/.vtk file)", choices=("interface", "wall", "uniform", "ovf", "vtk")),
+        "file": Key("str", None, doc="profile ovf/vtk: the file (relative to the case file)"),
+        "offset_nm": Key("vec3", (0.0, 0.0, 0.0), "nm", "profile ovf/vtk: where the file's origin "
+                         "lies on the mesh"),
+        "file_unit_nm": Key("float", None, "nm", "profile ovf/vtk: the file's length unit in nm "
+                            "(default: the OVF meshunit; 1 for vtk)", check=positive),
+        "outside": Key("str", "error", doc="profile ovf/vtk: mesh points outside the file's grid: "
+                       "error, zero (no magnet there) or nearest", choices=("error", "zero", "nearest")),
+        "field": Key("str", None, doc="profile vtk: name of the 3-vector array (default: the only one)"),
+        "B_T": Key("vec3", None, "T", "(default [field]) applied field in this region"),
+        "m_eq": Key("str", "zero", doc="equilibrium accumulation: zero, or magnetization (m_eq = M/M0, "
+                    "as in the paper's ring)", choices=("zero", "magnetization")),
+    },
+    "boundaries": {
+        "type": Key("str", "free", doc="fixed (a reservoir: m = boundaries.NAME.m), current (given "
+                    "outward normal spin current J_m_per_s) or free (zero spin current)",
+                    choices=("fixed", "current", "free")),
+        "m": Key("vec3", None, doc="type fixed: the accumulation held there"),
+        "J_m_per_s": Key("vec3", None, "m/s", "type current: J.n, the outward normal spin current "
+                         "(3 spin components, per unit m)"),
+    },
+}
+# Keys that describe the built-in geometries and mean nothing for a mesh file.
+BUILTIN_GEOMETRY_KEYS = ("length_nm", "width_nm", "h_interface_nm", "h_far_nm", "refine_distance_nm",
+                         "mesh_file", "allow_coarse", "allow_large")
+GMSH_GEOMETRY_KEYS = ("file", "unit_nm", "parameters")
 
 
 def _fail(section: str, key: str, value: Any, why: str) -> CaseError:
@@ -186,8 +258,8 @@ def resolve_case(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict[s
         raise CaseError(f"a case must be a table of sections, got {type(raw).__name__}")
     case: dict[str, dict[str, Any]] = {}
     for section in raw:
-        if section not in SCHEMA:
-            raise _unknown(section, SCHEMA, "section ")
+        if section not in SCHEMA and section not in NAMED:
+            raise _unknown(section, [*SCHEMA, *NAMED], "section ")
         if not isinstance(raw[section], Mapping):
             raise _fail(section, "(section)", raw[section], "must be a table [section]")
     for section, keys in SCHEMA.items():
@@ -202,19 +274,100 @@ def resolve_case(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict[s
             elif spec.default is REQUIRED:
                 raise CaseError(f"[{section}] {key} is missing ({spec.doc})")
             else:
-                out[key] = spec.default if not isinstance(spec.default, tuple) else list(spec.default)
+                out[key] = _default(spec)
         case[section] = out
-    mesh_file = case["geometry"]["mesh_file"]
-    if mesh_file is not None and base_dir is not None:
-        case["geometry"]["mesh_file"] = str((Path(base_dir) / mesh_file).resolve())
+    for section, keys in NAMED.items():
+        case[section] = {}
+        for name, table in raw.get(section, {}).items():
+            where = f"{section}.{name}"
+            if not isinstance(table, Mapping):
+                raise _fail(section, name, table, f"must be a table [{where}]")
+            for key in table:
+                if key not in keys:
+                    raise _unknown(key, keys, f"[{where}] ")
+            case[section][name] = {key: _convert(where, key, spec, table[key]) if key in table
+                                   else _default(spec) for key, spec in keys.items()}
+    if base_dir is not None:  # relative files are the case file's neighbours; stored absolute
+        geo = case["geometry"]
+        for key in ("mesh_file", "file"):
+            if geo[key] is not None:
+                geo[key] = str((Path(base_dir) / geo[key]).resolve())
+        for region in case["regions"].values():
+            if region["file"] is not None:
+                region["file"] = str((Path(base_dir) / region["file"]).resolve())
     _cross_checks(case, raw)
+    _resolve_regions(case, raw)
     return case
+
+
+def _default(spec: Key) -> Any:
+    return list(spec.default) if isinstance(spec.default, tuple) else \
+        dict(spec.default) if isinstance(spec.default, dict) else spec.default
+
+
+def _resolve_regions(case: dict, raw: Mapping) -> None:
+    """Fill each region's left-out keys from [material] (or its preset), [magnetization] and
+    [field], and check what only makes sense together; the saved case.toml then lists every
+    region's values in full."""
+    for name, region in case["regions"].items():
+        where = f"regions.{name}"
+        given = raw["regions"][name]
+        if region["preset"] == "paper":
+            base = {**case["material"], "D_m2_per_s": 1e-3, "tau_sf_s": 1e-11, "a0": 100.0,
+                    "omega0_per_s": 1e13, "exchange_eV": None}
+        else:
+            base = case["material"]
+        if "exchange_eV" in given and "omega0_per_s" in given:
+            raise CaseError(f"[{where}] give either omega0_per_s or exchange_eV, not both")
+        for key in SCHEMA["material"]:
+            if region[key] is None:
+                region[key] = None if key == "exchange_eV" and "omega0_per_s" in given else base[key]
+        if region["B_T"] is None:
+            region["B_T"] = list(case["field"]["B_T"])
+        mag_keys = [*SCHEMA["magnetization"], "file", "field"]
+        if not region["magnet"]:
+            stray = [k for k in mag_keys if k in given]
+            if stray:
+                raise _fail(where, stray[0], given[stray[0]], "a region with magnet = false has no "
+                            "magnetization; remove the key")
+            for key in SCHEMA["magnetization"]:
+                region[key] = None
+            continue
+        for key in SCHEMA["magnetization"]:
+            if region[key] is None:
+                region[key] = case["magnetization"][key]
+        if region["profile"] in ("ovf", "vtk"):
+            if region["file"] is None:
+                raise _fail(where, "profile", region["profile"], "needs file = \"...\"")
+            if not Path(region["file"]).is_file():
+                raise _fail(where, "file", region["file"], "file does not exist")
+        elif region["file"] is not None:
+            raise _fail(where, "file", region["file"], f"applies to profile = 'ovf' or 'vtk', not "
+                        f"{region['profile']!r}")
+        if region["dip"] and region["profile"] != "wall":
+            raise _fail(where, "dip", True, "applies to profile = 'wall' only")
+    for name, bnd in case["boundaries"].items():
+        where = f"boundaries.{name}"
+        need = {"fixed": "m", "current": "J_m_per_s", "free": None}[bnd["type"]]
+        for key in ("m", "J_m_per_s"):
+            if key == need and bnd[key] is None:
+                raise CaseError(f"[{where}] type = {bnd['type']!r} needs {key} = [x, y, z]")
+            if key != need and bnd[key] is not None:
+                raise _fail(where, key, bnd[key], f"does not apply to type = {bnd['type']!r}")
+
+
+def _changed(values: dict, given: Mapping, keys: tuple[str, ...]) -> list[str]:
+    """Keys given with a value other than the default (a saved case.toml lists every default)."""
+    return [k for k in keys if k in given and values[k] != _default(SCHEMA["geometry"][k])]
 
 
 def _cross_checks(case: dict, raw: Mapping) -> None:
     mat = case["material"]
     if mat["exchange_eV"] is not None and "omega0_per_s" in raw.get("material", {}):
         raise CaseError("[material] give either omega0_per_s or exchange_eV, not both")
+    out = case["output"]
+    if (out["line_from_nm"] is None) != (out["line_to_nm"] is None):
+        raise CaseError("[output] give both line_from_nm and line_to_nm, or neither")
     mag, given = case["magnetization"], raw.get("magnetization", {})
     for key in ("u_left", "direction"):
         if all(c == 0 for c in mag[key]):
@@ -224,6 +377,34 @@ def _cross_checks(case: dict, raw: Mapping) -> None:
             logger.warning("warning: [magnetization] %s = %r has length %.6g: used as the unit "
                            "vector %s", key, mag[key], norm, [round(c / norm, 6) for c in mag[key]])
     geo = case["geometry"]
+    given_geo = raw.get("geometry", {})
+    if geo["kind"] == "gmsh":
+        if geo["file"] is None:
+            raise CaseError("[geometry] file is missing: kind = 'gmsh' reads a Gmsh .geo or .msh file")
+        if not Path(geo["file"]).is_file():
+            raise _fail("geometry", "file", geo["file"], "file does not exist")
+        if Path(geo["file"]).suffix.lower() not in (".geo", ".msh"):
+            raise _fail("geometry", "file", geo["file"], "must be a Gmsh .geo script or .msh file")
+        stray = _changed(geo, given_geo, BUILTIN_GEOMETRY_KEYS)
+        if stray:
+            raise _fail("geometry", stray[0], given_geo[stray[0]], "does not apply to kind = 'gmsh' "
+                        "(the file sets the geometry and the mesh)")
+        if any(v is not None for v in case["boundary"].values()):
+            raise CaseError("[boundary] is for the slab's ends; with kind = 'gmsh' use "
+                            "[boundaries.NAME] per facet group")
+        if "dim" not in given_geo:
+            geo["dim"] = None  # from the file (preflight)
+        for k, v in geo["parameters"].items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise _fail("geometry", f"parameters.{k}", v, "must be a number")
+    else:
+        stray = _changed(geo, given_geo, GMSH_GEOMETRY_KEYS)
+        if stray:
+            raise _fail("geometry", stray[0], given_geo[stray[0]], "applies to kind = 'gmsh' only")
+        for section in NAMED:
+            if raw.get(section):
+                raise CaseError(f"[{section}] needs geometry.kind = 'gmsh' (named regions and "
+                                f"boundaries of a mesh file); kind = {geo['kind']!r} has its own")
     # Settings that would otherwise be ignored without notice are refused.
     if mag["dip"] and mag["profile"] != "wall":
         raise _fail("magnetization", "dip", True, f"applies to profile = 'wall' only (profile = "
@@ -271,19 +452,29 @@ def read_raw(path: str | Path) -> dict[str, Any]:
 
 
 def set_value(case_raw: dict, dotted: str, text: str) -> None:
-    """Set `section.key` from a command-line string (parsed as a TOML value)."""
+    """Set `section.key` (or `regions.NAME.key`, `boundaries.NAME.key`) from a command-line
+    string (parsed as a TOML value)."""
     if "." not in dotted:
         raise CaseError(f"parameter {dotted!r} must be written section.key, e.g. magnetization.theta_deg")
     section, key = dotted.split(".", 1)
-    if section not in SCHEMA:
-        raise _unknown(section, SCHEMA, "section ")
-    if key not in SCHEMA[section]:
-        raise _unknown(key, SCHEMA[section], f"[{section}] ")
+    if section in NAMED:
+        if "." not in key:
+            raise CaseError(f"parameter {dotted!r} must be written {section}.NAME.key")
+        name, key = key.split(".", 1)
+        if key not in NAMED[section]:
+            raise _unknown(key, NAMED[section], f"[{section}.{name}] ")
+        target = case_raw.setdefault(section, {}).setdefault(name, {})
+    elif section in SCHEMA:
+        if key not in SCHEMA[section]:
+            raise _unknown(key, SCHEMA[section], f"[{section}] ")
+        target = case_raw.setdefault(section, {})
+    else:
+        raise _unknown(section, [*SCHEMA, *NAMED], "section ")
     try:
         value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         value = text  # a bare word: a string
-    case_raw.setdefault(section, {})[key] = value
+    target[key] = value
 
 
 def _toml_value(v: Any) -> str:
@@ -296,7 +487,7 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(c) for c in v) + "]"
     if isinstance(v, Mapping):
-        return "{" + ", ".join(f"{k} = {_toml_value(c)}" for k, c in v.items()) + "}"
+        return "{" + ", ".join(f"{k} = {_toml_value(c)}" for k, c in v.items() if c is not None) + "}"
     raise TypeError(f"cannot write {v!r} to TOML")
 
 
@@ -314,7 +505,7 @@ def dump_toml(case: Mapping[str, Mapping[str, Any]], header: str = "") -> str:
 def reference_markdown() -> str:
     """The case-file reference table (every key, unit and default) for the docs."""
     rows = ["| key | type | unit | default | meaning |", "|---|---|---|---|---|"]
-    for section, keys in SCHEMA.items():
+    for section, keys in [*SCHEMA.items(), *((f"{s}.NAME", k) for s, k in NAMED.items())]:
         for key, spec in keys.items():
             default = "required" if spec.default is REQUIRED else _toml_value(spec.default) \
                 if spec.default is not None else "—"

@@ -139,7 +139,7 @@ def cmd_run(args, comm, petsc: dict) -> int:
 def cmd_mesh(args, comm, petsc: dict) -> int:
     from .case import load_case
     from .progress import logger, stage
-    from .runner import build_domain, check_size
+    from .runner import build_domain, check_device_file, check_size
 
     def validate():
         case = load_case(args.case)
@@ -149,6 +149,8 @@ def cmd_mesh(args, comm, petsc: dict) -> int:
         if out.exists() and not args.overwrite:
             raise UsageError(f"mesh file {str(out)!r} exists; pass --overwrite to replace it")
         check_size(case, meshes=True)  # `fem-spin mesh` meshes even when mesh_file is set
+        if case["geometry"]["kind"] == "gmsh":
+            check_device_file(case)  # and sets geometry.dim from the file
         return case, out
 
     case, out = on_root(comm, validate)

@@ -125,3 +125,76 @@ def interpolate(profile, V: dolfinx.fem.FunctionSpace, name: str = "M") -> dolfi
     f.interpolate(profile)
     f.x.scatter_forward()
     return f
+
+
+@dataclass
+class VTKMagnetization:
+    """M/M0 from a 3-vector point or cell array of a VTK file (.vtu, .vtk, ...: ParaView's or
+    another finite-element code's output), probed at mesh points with VTK's linear
+    interpolation (cell data: the containing cell's value).
+
+    Values are divided by the largest |value| (zero vectors: no magnet, mu = 0). A mesh point
+    outside the file's mesh is an error unless `outside` is "zero" or "nearest".
+
+    Attributes:
+        path: the VTK file.
+        field: array name (None: the only 3-component array).
+        offset_nm: where the file's origin lies on the mesh [nm].
+        unit_nm: the file's length unit in nm.
+        outside: "error", "zero" or "nearest".
+    """
+
+    path: str
+    field: str | None = None
+    offset_nm: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    unit_nm: float = 1.0
+    outside: str = "error"
+
+    def __post_init__(self) -> None:
+        from .ovf import OVFError
+
+        import pyvista as pv
+
+        try:
+            grid = pv.read(self.path)
+        except Exception as exc:  # noqa: BLE001 - VTK's readers raise many kinds
+            raise OVFError(f"VTK file {self.path!r} cannot be read: {exc}") from None
+        if isinstance(grid, pv.MultiBlock):
+            grid = grid.combine()
+        arrays = {**{k: grid.point_data[k] for k in grid.point_data},
+                  **{k: grid.cell_data[k] for k in grid.cell_data}}
+        vectors = [k for k, a in arrays.items() if np.ndim(a) == 2 and np.shape(a)[1] == 3]
+        if self.field is None and len(vectors) != 1:
+            raise OVFError(f"VTK file {self.path!r}: {len(vectors)} 3-vector arrays "
+                           f"({', '.join(vectors) or 'none'}); name one with field = \"...\"")
+        name = self.field or vectors[0]
+        if name not in vectors:
+            raise OVFError(f"VTK file {self.path!r}: no 3-vector array {name!r} (it has "
+                           f"{', '.join(vectors) or 'none'})")
+        self._grid, self._name = grid, name
+        self._norm = float(np.max(np.linalg.norm(np.asarray(arrays[name]), axis=1)))
+        if not self._norm > 0:
+            raise OVFError(f"VTK file {self.path!r}: array {name!r} is zero everywhere")
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        import pyvista as pv
+
+        from .ovf import OVFError
+
+        pts = (x.T - np.asarray(self.offset_nm)) / self.unit_nm
+        probe = pv.PolyData(pts).sample(self._grid)
+        values = np.asarray(probe.point_data[self._name], dtype=float).reshape(-1, 3)
+        valid = np.asarray(probe.point_data["vtkValidPointMask"]).astype(bool)
+        if not np.all(valid) and self.outside == "nearest":  # the closest cell's (mean) value
+            cells = self._grid if self._name in self._grid.cell_data else \
+                self._grid.point_data_to_cell_data()
+            nearest = self._grid.find_closest_cell(pts[~valid])
+            values[~valid] = np.asarray(cells.cell_data[self._name])[nearest]
+            valid[:] = True
+        if not np.all(valid) and self.outside == "error":
+            bad = pts[~valid][0] * self.unit_nm + np.asarray(self.offset_nm)
+            raise OVFError(f"VTK file {self.path!r}: {np.count_nonzero(~valid)} mesh points lie outside "
+                           f"its mesh, e.g. ({bad[0]:.4g}, {bad[1]:.4g}, {bad[2]:.4g}) nm; move it with "
+                           "offset_nm or set outside = \"zero\" or \"nearest\"")
+        values[~valid] = 0.0
+        return (values / self._norm).T

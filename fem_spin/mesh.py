@@ -250,7 +250,17 @@ class MeshFileInfo:
     meshed: bool
 
 
-def inspect_mesh_file(path: str | Path, verbose: bool = False) -> MeshFileInfo:
+def load_gmsh_file(gmsh, path: str | Path, parameters: dict[str, float] | None = None) -> None:
+    """Load a .msh or .geo file into the (cleared) Gmsh model, with .geo parameters set first
+    (`merge`, not `open`: open forgets parser numbers, and DefineConstant keeps a set one)."""
+    gmsh.clear()
+    for name, value in (parameters or {}).items():
+        gmsh.parser.setNumber(name, [float(value)])
+    gmsh.merge(str(path))
+
+
+def inspect_mesh_file(path: str | Path, verbose: bool = False,
+                      parameters: dict[str, float] | None = None) -> MeshFileInfo:
     """Open a Gmsh file (.msh, or a .geo script) on the calling rank only and describe it.
 
     Raises MeshFileError (one line: the file and Gmsh's complaint) for a missing, corrupt
@@ -266,9 +276,8 @@ def inspect_mesh_file(path: str | Path, verbose: bool = False) -> MeshFileInfo:
         gmsh.initialize(interruptible=False)
     try:
         gmsh.option.setNumber("General.Terminal", 1 if verbose else 0)
-        gmsh.clear()
         try:
-            gmsh.open(str(path))
+            load_gmsh_file(gmsh, path, parameters)
         except Exception as exc:  # noqa: BLE001 - Gmsh raises plain Exception
             raise MeshFileError(f"mesh file {str(path)!r} cannot be read by Gmsh: {exc}") from None
         dim = gmsh.model.getDimension()
@@ -302,7 +311,26 @@ def read_msh(path: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, gdim: int = 3) -
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"mesh file {str(path)!r} does not exist")
-    return mesh_model(comm, lambda g: g.open(str(path)), gdim=gdim, generate=False)
+    return mesh_model(comm, lambda g: load_gmsh_file(g, path), gdim=gdim, generate=False)
+
+
+def build_from_file(path: str | Path, dim: int, comm: MPI.Comm = MPI.COMM_WORLD,
+                    parameters: dict[str, float] | None = None, unit_nm: float = 1.0,
+                    msh_file: Path | None = None) -> Domain | None:
+    """A user's device from a Gmsh .geo script (meshed on rank 0) or .msh file, in nm.
+
+    `dim`: the file's dimension (from `inspect_mesh_file`); `unit_nm`: the file's length unit
+    in nm (coordinates are scaled after distribution, so the mesh is in nm like every other).
+    """
+    path = Path(path)
+    meshed = path.suffix.lower() == ".msh"
+    dom = mesh_model(comm, lambda g: load_gmsh_file(g, path, parameters), gdim=dim,
+                     msh_file=msh_file, generate=not meshed)
+    if dom is not None:
+        if unit_nm != 1.0:
+            dom.mesh.geometry.x[:] *= unit_nm
+        dom.info.update(kind="gmsh", dim=dim, file=str(path))
+    return dom
 
 
 def build_slab(geo: SlabGeometry, comm: MPI.Comm = MPI.COMM_WORLD, msh_file: Path | None = None

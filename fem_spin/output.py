@@ -104,6 +104,12 @@ def derived_fields(problem) -> dict[str, dolfinx.fem.Function]:
     J3 = ufl.as_matrix([[J[k, j] if j < gdim else 0.0 for j in range(3)] for k in range(3)])
     W = dolfinx.fem.functionspace(mesh, ("Discontinuous Lagrange", deg, (3, 3)))
     fields["J"] = project(J3, W, "J")
+    tags = problem.domain.cell_tags
+    if tags is not None and problem.domain.cells:  # region tags (ParaView: Threshold by region)
+        R = dolfinx.fem.Function(dolfinx.fem.functionspace(mesh, ("DG", 0)), name="region")
+        R.x.array[R.function_space.dofmap.list[tags.indices, 0]] = tags.values
+        R.x.scatter_forward()
+        fields["region"] = R
     return fields
 
 
@@ -112,6 +118,8 @@ def write_paraview(folder: Path, fields: dict[str, dolfinx.fem.Function]) -> lis
     comm = fields["m"].function_space.mesh.comm
     groups = {"fields": [fields[k] for k in ("m", "M", "T")],
               "abs_m": [fields["abs_m"]], "current": [fields["J"]]}
+    if "region" in fields:
+        groups["regions"] = [fields["region"]]
     written = []
     for name, funcs in groups.items():
         if dolfinx.common.has_adios2:

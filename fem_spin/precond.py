@@ -134,21 +134,13 @@ class PMultigrid:
         self.P.assemble()
         self.correction = None
         if lumping:
-            from .forms import SpinForm
-
-            M1 = dolfinx.fem.Function(V1)
-            M1.interpolate(form.M)
-            coarse = SpinForm(V1, M1, form.material, quadrature_degree=form.quadrature_degree)
             u, v = ufl.TrialFunction(V1), ufl.TestFunction(V1)
             vertex = ufl.Measure("dx", domain=mesh, metadata={"quadrature_rule": "vertex",
                                                                "quadrature_degree": 1})
-
-            def reaction(dx):
-                return (ufl.inner(u, v) + ufl.inner(ufl.cross(coarse.omega, u), v)) * dx
-
+            # The fine form's reaction (its coefficients live on the same mesh) on P1.
             # Dirichlet rows and columns zeroed (diag 0): P^T A P already holds them.
             self.correction = dolfinx.fem.petsc.assemble_matrix(
-                dolfinx.fem.form(lumping * (reaction(vertex) - reaction(coarse.dx))),
+                dolfinx.fem.form(lumping * (form.reaction(u, v, vertex) - form.reaction(u, v, form.dx))),
                 bcs=coarse_bcs_of(V1), diag=0.0)
             self.correction.assemble()
         self.Ac = None

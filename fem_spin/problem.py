@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._backend import dolfinx, ufl
+from .coefficients import Coefficients, Region, regions_of
 from .forms import SpinForm
-from .magnetization import interpolate
 from .material import Material
 from .mesh import Domain
 from .precond import PMultigrid, ShiftedLaplacian, require_coarsenable
@@ -21,13 +21,19 @@ from .solvers import LinearSolver
 class SpinProblem:
     """The steady problem of MODEL.md on a tagged domain.
 
+    Either one material everywhere (`material`, `magnetization`, `B`, `m_eq`) or a device of
+    `regions` (cell-group name -> `Region`, or (cells, Region) pairs).
+
     Attributes:
-        domain: the mesh with named facet tags.
-        material: physical parameters.
+        domain: the mesh with named cell and facet tags.
+        material: physical parameters (one-material problems; with regions, the first one's).
         magnetization: callable x -> M/M0 (see `fem_spin.magnetization`).
+        regions: the device's regions (overrides material/magnetization/B/m_eq).
+        B: applied field [T] (one-material problems).
         degree: Lagrange degree of m (1 or 2).
-        dirichlet: facet-tag name -> fixed value of m on it; Neumann (zero spin
-            current) everywhere else.
+        dirichlet: facet-tag name -> fixed value of m on it.
+        neumann: facet-tag name -> outward normal spin current J.n [m/s] (3 spin components);
+            zero spin current on every other boundary.
         m_eq: "zero" (the slab: ends drive it) or "magnetization" (m_eq = M/M0, the ring).
         solver: preset name (see `fem_spin.solvers.PRESETS`).
         petsc_options: PETSc options on top of the preset.
@@ -35,10 +41,13 @@ class SpinProblem:
     """
 
     domain: Domain
-    material: Material
-    magnetization: object
+    material: Material | None = None
+    magnetization: object = None
+    regions: Mapping[str, Region] | list | None = None
+    B: tuple[float, float, float] = (0.0, 0.0, 0.0)
     degree: int = 1
     dirichlet: Mapping[str, np.ndarray] = field(default_factory=dict)
+    neumann: Mapping[str, np.ndarray] = field(default_factory=dict)
     m_eq: str = "zero"
     solver: str = "direct"
     petsc_options: Mapping[str, object] | None = None
@@ -50,18 +59,33 @@ class SpinProblem:
             raise ValueError(f"discretization.degree must be 1, 2 or 3, got {self.degree!r}")
         if self.solver == "iterative":
             require_coarsenable(self.degree)
-        if self.m_eq not in ("zero", "magnetization"):
-            raise ValueError(f"m_eq must be 'zero' or 'magnetization', got {self.m_eq!r}")
-        for name in self.dirichlet:
+        for name in (*self.dirichlet, *self.neumann):
             if name not in self.domain.facets:
                 raise ValueError(f"boundary {name!r} is not a facet group of the mesh "
                                  f"(it has {sorted(self.domain.facets)})")
+        if self.regions is None:
+            if self.material is None:
+                raise ValueError("SpinProblem needs a material (or regions)")
+            pairs = [(None, Region(material=self.material, magnetization=self.magnetization,
+                                   B=tuple(self.B), m_eq=self.m_eq))]
+        elif isinstance(self.regions, Mapping):
+            pairs = regions_of(self.domain, self.regions)
+        else:
+            pairs = list(self.regions)
+        if self.material is None:
+            self.material = pairs[0][1].material
         mesh = self.domain.mesh
         self.V = dolfinx.fem.functionspace(mesh, ("Lagrange", self.degree, (3,)))
-        self.M = interpolate(self.magnetization, self.V, name="M")
-        self.form = SpinForm(self.V, self.M, self.material,
-                             m_eq=self.M if self.m_eq == "magnetization" else None,
-                             quadrature_degree=self.quadrature_degree)
+        self.coef = Coefficients(mesh, self.degree, pairs,
+                                 t0=self.material.tau_sf if self.regions is None else None)
+        # M/M0 in the space of m, for output and the shifted preconditioner's nodal tensors.
+        self.M = dolfinx.fem.Function(self.V, name="M")
+        self.M.interpolate(self.coef.M)
+        self.M.x.scatter_forward()
+        ds = ufl.Measure("ds", domain=mesh, subdomain_data=self.domain.facet_tags)
+        self.form = SpinForm(self.V, self.coef, quadrature_degree=self.quadrature_degree,
+                             neumann=[(ds(self.domain.facets[n]), np.asarray(v, dtype=float))
+                                      for n, v in self.neumann.items()])
         self.m = dolfinx.fem.Function(self.V, name="m")
 
     @property
@@ -115,13 +139,12 @@ class SpinProblem:
         return self.m
 
     def torque(self) -> ufl.core.expr.Expr:
-        """T = omega x m [1/s] (the LL-equation torque on M, Eq. 79)."""
-        return self.material.omega0 * ufl.cross(self.M, self.m)
+        """T = omega0 M/M0 x m [1/s] (the LL-equation torque on M, Eq. 79)."""
+        return self.coef.torque(self.m)
 
     def spin_current(self) -> ufl.core.expr.Expr:
-        """J^{kj} = -Dt^{kp} d_j m^p in m/s (lengths in nm, hence 1e9)."""
-        scale = self.material.D * 1e9 / self.material.l_sf_nm**2
-        return -scale * self.form.flux(self.m)
+        """J^{kj} = -Dt^{kp} d_j m^p in m/s (per unit m)."""
+        return self.form.spin_current(self.m)
 
 
 def slab_problem(domain: Domain, material: Material, profile, **kwargs) -> SpinProblem:

@@ -12,11 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from ._backend import MPI, PETSc, dolfinx
+from ._backend import MPI, PETSc, dolfinx, ufl
 from . import magnetization as magn
 from .case import CaseError, dump_toml
 from .material import Material
-from .mesh import Domain, SlabGeometry, build_slab, inspect_mesh_file, read_msh
+from .coefficients import Region
+from .mesh import Domain, SlabGeometry, build_from_file, build_slab, inspect_mesh_file, read_msh
 from .output import atomic_dir, axis_points, derived_fields, sample, write_paraview, write_profile_csv
 from .problem import SpinProblem, slab_problem
 from .progress import logger, stage
@@ -50,30 +51,69 @@ def versions() -> dict[str, str]:
     }
 
 
+def material_of(spec: dict) -> Material:
+    """The Material of a [material] table or a resolved [regions.NAME] table."""
+    omega0 = spec["omega0_per_s"] if spec["exchange_eV"] is None else \
+        Material.omega_from_exchange(spec["exchange_eV"])
+    return Material(D=spec["D_m2_per_s"], tau_sf=spec["tau_sf_s"], a0=spec["a0"], omega0=omega0)
+
+
 def material_from(case: dict) -> Material:
-    m = case["material"]
-    omega0 = m["omega0_per_s"] if m["exchange_eV"] is None else Material.omega_from_exchange(m["exchange_eV"])
-    return Material(D=m["D_m2_per_s"], tau_sf=m["tau_sf_s"], a0=m["a0"], omega0=omega0)
+    """The material of a slab/ring case, or of the first region of a device."""
+    if case["geometry"]["kind"] == "gmsh" and case["regions"]:
+        return material_of(next(iter(case["regions"].values())))
+    return material_of(case["material"])
 
 
-def profile_from(case: dict):
-    p = case["magnetization"]
+def source_of(p: dict, kind: str = "slab", side: float = 100.0):
+    """The magnetization callable (x -> M/M0) of a [magnetization] or [regions.NAME] table."""
     if p["profile"] == "uniform":
         return magn.Uniform(tuple(p["direction"]))
     if p["profile"] == "wall":
         return magn.RotatingWall(theta=p["theta_deg"], width=p["width_nm"],
                                  u_left=tuple(p["u_left"]), dip=p["dip"])
-    if case["geometry"]["kind"] == "ring":
+    if p["profile"] == "ovf":
+        from .ovf import GridMagnetization, read_ovf
+
+        return GridMagnetization(read_ovf(p["file"]), offset_nm=tuple(p["offset_nm"]),
+                                 unit_nm=p["file_unit_nm"], outside=p["outside"], source=p["file"])
+    if p["profile"] == "vtk":
+        return magn.VTKMagnetization(p["file"], field=p["field"], offset_nm=tuple(p["offset_nm"]),
+                                     unit_nm=p["file_unit_nm"] or 1.0, outside=p["outside"])
+    if kind == "ring":
         from .ring import RingMagnetization
 
-        return RingMagnetization(side=case["geometry"]["length_nm"], width=p["width_nm"])
+        return RingMagnetization(side=side, width=p["width_nm"])
     return magn.Interface(theta=p["theta_deg"], width=p["width_nm"], u_left=tuple(p["u_left"]))
+
+
+def profile_from(case: dict):
+    return source_of(case["magnetization"], case["geometry"]["kind"], case["geometry"]["length_nm"])
+
+
+def _vec(v) -> tuple[float, float, float] | None:
+    return None if v is None else tuple(float(c) for c in v)
+
+
+def region_of(spec: dict, source, m_eq: str = "zero", B=None) -> Region:
+    """A Region from a [material]-like table (component-wise keys included) and a source."""
+    return Region(material=material_of(spec), magnetization=source, B=_vec(B) or (0.0, 0.0, 0.0),
+                  D_components=_vec(spec["D_components_m2_per_s"]),
+                  tau_components=_vec(spec["tau_components_s"]), m_eq=m_eq)
+
+
+def device_regions(case: dict) -> dict[str, Region]:
+    """The Regions of a kind = "gmsh" case, by cell-group name."""
+    return {name: region_of(spec, source_of(spec) if spec["magnet"] else None, spec["m_eq"], spec["B_T"])
+            for name, spec in case["regions"].items()}
 
 
 def check_resolution(case: dict, material: Material) -> str | None:
     """Refuse (or, with allow_coarse, warn about) an interface mesh too coarse for the physics;
     warn about a far mesh coarser than the transverse length. Returns the warnings or None."""
     geo = case["geometry"]
+    if geo["kind"] == "gmsh":  # sizes come from the file
+        return None
     wave = 1.0 / abs(material.transverse_k)
     lengths = {"1/|k| (transverse decay)": wave, "l_sf": material.l_sf_nm}
     if case["magnetization"]["profile"] != "uniform":
@@ -129,7 +169,7 @@ def check_size(case: dict, meshes: bool | None = None) -> float | None:
     geometry.allow_large, before Gmsh starts. `meshes`: whether a mesh is built (default: unless
     the case reads a mesh file); None is returned when not."""
     geo = case["geometry"]
-    if not (geo["mesh_file"] is None if meshes is None else meshes):
+    if geo["kind"] == "gmsh" or not (geo["mesh_file"] is None if meshes is None else meshes):
         return None
     cells = geometry_from(case).estimated_cells()
     if cells > MAX_CELLS and not geo["allow_large"]:
@@ -184,9 +224,40 @@ def check_mesh_file(case: dict) -> None:
                             f"{geo['width_nm']!r}) spans [{lo:.6g}, {hi:.6g}] nm")
 
 
+def check_device_file(case: dict) -> None:
+    """kind = "gmsh": the file's regions and boundaries are the case's, and one dimension.
+    Sets geometry.dim from the file. Runs Gmsh on the calling rank (rank 0)."""
+    geo = case["geometry"]
+    info = inspect_mesh_file(geo["file"], parameters=geo["parameters"])
+    where = f"[geometry] file = {geo['file']!r}"
+    if geo["dim"] is not None and geo["dim"] != info.dim:
+        raise CaseError(f"{where}: the file is {info.dim}D but geometry.dim = {geo['dim']}")
+    geo["dim"] = info.dim
+    have_r, have_b = sorted(info.cells), sorted(info.facets)
+    if not case["regions"]:
+        raise CaseError(f"{where}: describe its regions with [regions.NAME] tables "
+                        f"(regions in the file: {', '.join(have_r)})")
+    for kind, given, have in (("regions", case["regions"], have_r), ("boundaries", case["boundaries"], have_b)):
+        missing = [n for n in given if n not in have]
+        if missing:
+            raise CaseError(f"[{kind}.{missing[0]}] is not a {'region (cell group)' if kind == 'regions' else 'boundary (facet group)'} "
+                            f"of {geo['file']!r}; it has: {', '.join(have) or 'none'}")
+    undescribed = [n for n in have_r if n not in case["regions"]]
+    if undescribed:
+        raise CaseError(f"{where}: region(s) {', '.join(undescribed)} of the mesh are not described; "
+                        f"add [regions.{undescribed[0]}] (magnet = false for a normal metal)")
+    for name, spec in case["regions"].items():  # read every magnetization file now, not mid-run
+        if spec["magnet"] and spec["profile"] in ("ovf", "vtk"):
+            source_of(spec)
+
+
 def preflight(case: dict) -> str | None:
     """Every check of a resolved case that needs no mesh (run it on rank 0): resolution, the
-    mesh-size estimate and a given mesh file. Raises CaseError; returns warnings or None."""
+    mesh-size estimate, a given mesh file or a device's file (which sets geometry.dim).
+    Raises CaseError (or another InputError); returns warnings or None."""
+    if case["geometry"]["kind"] == "gmsh":
+        check_device_file(case)
+        return None
     warning = check_resolution(case, material_from(case))
     check_size(case)
     if case["geometry"]["mesh_file"] is not None:
@@ -196,6 +267,8 @@ def preflight(case: dict) -> str | None:
 
 def build_domain(case: dict, comm: MPI.Comm, msh_file: Path | None = None) -> Domain | None:
     geo = case["geometry"]
+    if geo["kind"] == "gmsh":
+        return build_from_file(geo["file"], geo["dim"], comm, geo["parameters"], geo["unit_nm"], msh_file)
     if geo["mesh_file"] is not None and msh_file is None:
         return read_msh(geo["mesh_file"], comm, gdim=geo["dim"])
     if geo["kind"] == "ring":
@@ -206,36 +279,47 @@ def build_domain(case: dict, comm: MPI.Comm, msh_file: Path | None = None) -> Do
 
 
 def make_problem(case: dict, domain: Domain, petsc_options: dict | None = None) -> SpinProblem:
-    material, profile = material_from(case), profile_from(case)
     opts = dict(case["solver"]["petsc_options"])
     opts.update(petsc_options or {})
     kw: dict[str, Any] = dict(degree=case["discretization"]["degree"],
                               quadrature_degree=case["discretization"]["quadrature_degree"],
                               petsc_options=opts)
-    if case["geometry"]["kind"] == "ring":
-        problem = SpinProblem(domain=domain, material=material, magnetization=profile,
-                              m_eq="magnetization", **kw)
+    kind = case["geometry"]["kind"]
+    if kind == "gmsh":
+        bnd = case["boundaries"]
+        problem = SpinProblem(
+            domain=domain, regions=device_regions(case),
+            dirichlet={n: np.asarray(b["m"], float) for n, b in bnd.items() if b["type"] == "fixed"},
+            neumann={n: np.asarray(b["J_m_per_s"], float) for n, b in bnd.items() if b["type"] == "current"},
+            **kw)
+        a0_beta = max(r.material.a0 * r.material.beta for _, r in problem.coef.regions)
     else:
-        problem = slab_problem(domain, material, profile, **kw)
-        bnd = case["boundary"]
-        for end in ("left_end", "right_end"):
-            if bnd[end] is not None:
-                problem.dirichlet[end] = np.asarray(bnd[end], dtype=float)
+        profile = profile_from(case)
+        region = region_of(case["material"], profile, "magnetization" if kind == "ring" else "zero",
+                           case["field"]["B_T"])
+        dirichlet = {}
+        if kind == "slab":
+            u_l, u_r = profile.end_directions()
+            bnd = case["boundary"]
+            dirichlet = {"left_end": np.asarray(bnd["left_end"] if bnd["left_end"] is not None else -u_l, float),
+                         "right_end": np.asarray(bnd["right_end"] if bnd["right_end"] is not None else u_r, float)}
+        problem = SpinProblem(domain=domain, regions=[(None, region)], dirichlet=dirichlet, **kw)
+        a0_beta = region.material.a0 * region.material.beta
     preset = case["solver"]["preset"]
     if preset == "auto":
-        preset = auto_preset(problem.num_dofs, material, problem.degree)
+        preset = auto_preset(problem.num_dofs, a0_beta, problem.degree)
     problem.solver = preset
     return problem
 
 
-def auto_preset(dofs: int, material: Material, degree: int = 2) -> str:
+def auto_preset(dofs: int, a0_beta: float, degree: int = 2) -> str:
     """LU while it is cheap; above, the p-multigrid ("iterative") for degree >= 2; with P1 the
     shifted Laplacian where it converges (a0 beta <= 100), else GMRES + BLR MUMPS ("blr")."""
     if degree >= 2:
         return "direct" if dofs <= AUTO_ITERATIVE_DOFS else "iterative"
     if dofs <= AUTO_P1_DOFS:
         return "direct"
-    return "shifted" if material.a0 * material.beta <= SHIFTED_MAX_A0_BETA else "blr"
+    return "shifted" if a0_beta <= SHIFTED_MAX_A0_BETA else "blr"
 
 
 @dataclass
@@ -249,6 +333,11 @@ class RunResult:
 def profile_samples(case: dict, problem: SpinProblem) -> tuple[np.ndarray, np.ndarray, str]:
     """Points of the line profile and their abscissa (x for the slab, arc length for the ring)."""
     geo, n = case["geometry"], case["output"]["profile_points"]
+    if geo["kind"] == "gmsh":
+        start, end = profile_line(case, problem.domain)
+        t = np.linspace(0.0, 1.0, n)
+        pts = start[None, :] + t[:, None] * (end - start)[None, :]
+        return t * np.linalg.norm(end - start), pts, "s_nm"
     if geo["kind"] == "ring":
         from .ring import centreline
 
@@ -263,6 +352,48 @@ class ResultError(RuntimeError):
     """A solution that must not be written (NaN, profile off the mesh): exit code 1."""
 
 
+def profile_line(case: dict, domain: Domain) -> tuple[np.ndarray, np.ndarray]:
+    """The CSV line of a device: output.line_from_nm -> line_to_nm, or by default the mesh's
+    longest bounding-box axis through its centre."""
+    out = case["output"]
+    comm = domain.comm
+    x = domain.mesh.geometry.x
+    lo = comm.allreduce(x.min(axis=0) if len(x) else np.full(3, np.inf), op=MPI.MIN)
+    hi = comm.allreduce(x.max(axis=0) if len(x) else np.full(3, -np.inf), op=MPI.MAX)
+    if out["line_from_nm"] is not None:
+        return np.asarray(out["line_from_nm"], float), np.asarray(out["line_to_nm"], float)
+    axis = int(np.argmax(hi - lo))
+    centre = (lo + hi) / 2
+    start, end = centre.copy(), centre.copy()
+    start[axis], end[axis] = lo[axis], hi[axis]
+    return start, end
+
+
+def region_summaries(problem: SpinProblem) -> dict[str, dict[str, Any]]:
+    """Per region (cell group): volume [nm^dim], mean m, mean |m| and the total torque
+    integral of T = omega0 M/M0 x m [1/s * nm^dim]."""
+    dom = problem.domain
+    if dom.cell_tags is None or not dom.cells:
+        return {}
+    dx = ufl.Measure("dx", domain=dom.mesh, subdomain_data=dom.cell_tags,
+                     metadata={"quadrature_degree": problem.form.quadrature_degree})
+    comm, m, T = dom.comm, problem.m, problem.torque()
+
+    def integral(expr, tag) -> float:
+        return comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(expr * dx(tag))), op=MPI.SUM)
+
+    out = {}
+    for name, tag in sorted(dom.cells.items(), key=lambda kv: kv[1]):
+        vol = integral(dolfinx.fem.Constant(dom.mesh, dolfinx.default_scalar_type(1.0)), tag)
+        if vol <= 0:
+            continue
+        out[name] = {"volume_nm": vol,
+                     "mean_m": [integral(m[i], tag) / vol for i in range(3)],
+                     "mean_abs_m": integral(ufl.sqrt(ufl.dot(m, m)), tag) / vol,
+                     "torque_integral": [integral(T[i], tag) for i in range(3)]}
+    return out
+
+
 def run_case(case: dict, output: Path | None, overwrite: bool = False,
              comm: MPI.Comm = MPI.COMM_WORLD, petsc_options: dict | None = None,
              shown_as: Path | None = None) -> RunResult:
@@ -275,7 +406,7 @@ def run_case(case: dict, output: Path | None, overwrite: bool = False,
 
     timings: dict[str, float] = {}
     material = material_from(case)
-    warning = on_root(comm, lambda: preflight(case))
+    warning, case["geometry"]["dim"] = on_root(comm, lambda: (preflight(case), case["geometry"]["dim"]))
     if warning:
         logger.warning("warning: %s", warning)
     if output is not None and comm.rank == 0:
@@ -291,6 +422,12 @@ def run_case(case: dict, output: Path | None, overwrite: bool = False,
     problem.solve()
     s, pts, abscissa = profile_samples(case, problem)
     values = sample(problem.m, pts)
+    if case["geometry"]["kind"] == "gmsh" and comm.rank == 0:  # a line may leave a device
+        keep = ~np.isnan(values).any(axis=1)
+        if not keep.all():
+            logger.warning("warning: %d of %d points of the profile line lie outside the mesh and "
+                           "are left out of profile.csv", np.count_nonzero(~keep), len(keep))
+        s, values = s[keep], values[keep]
     check_finite(problem, values, abscissa)
     k = material.transverse_k
     summary = {
@@ -304,6 +441,7 @@ def run_case(case: dict, output: Path | None, overwrite: bool = False,
         "transverse_wavelength_nm": 2 * np.pi / abs(k.imag) if k.imag else None,
         "transverse_resolution_length_nm": 1.0 / abs(k),
     }
+    summary["regions"] = region_summaries(problem)
     if comm.rank == 0:
         summary["max_abs_m"] = {c: float(np.max(np.abs(values[:, i]))) for i, c in enumerate("xyz")}
     summary = comm.bcast(summary, root=0)
@@ -345,6 +483,9 @@ RING_FRAME = ("ring: files hold global x, y, z components; fem_spin.ring.ring_co
 def check_finite(problem: SpinProblem, values: np.ndarray | None, abscissa: str) -> None:
     """Refuse to write a solution with NaN/inf, or a profile that leaves the mesh (collective)."""
     comm = problem.domain.comm
+    if comm.bcast(values is not None and len(values) == 0, root=0):
+        raise ResultError(f"the profile line ({abscissa}) misses the mesh: set output.line_from_nm "
+                          "and line_to_nm; nothing written")
     bad_m = comm.allreduce(int(np.count_nonzero(~np.isfinite(problem.m.x.array))), op=MPI.SUM)
     off = int(np.count_nonzero(np.isnan(values).any(axis=1))) if comm.rank == 0 else 0
     off = comm.bcast(off, root=0)

@@ -29,7 +29,7 @@ def run_transient(problem: SpinProblem, t_end_s: float, dt_s: float, theta: floa
         raise ValueError(f"time step and end time must be > 0, got dt = {dt_s!r} s, t_end = {t_end_s!r} s")
     if theta not in (0.5, 1.0):
         raise ValueError(f"theta must be 1 (backward Euler) or 0.5 (Crank-Nicolson), got {theta!r}")
-    tau = problem.material.tau_sf
+    tau = problem.coef.t0  # the form's time unit
     nsteps = int(round(t_end_s / dt_s))
     if abs(nsteps * dt_s - t_end_s) > 1e-9 * t_end_s:
         raise ValueError(f"t_end = {t_end_s!r} s is not a whole number of steps dt = {dt_s!r} s")
@@ -38,8 +38,8 @@ def run_transient(problem: SpinProblem, t_end_s: float, dt_s: float, theta: floa
         m_old.interpolate(m0)
     problem.m.x.array[:] = m_old.x.array
     dt = dolfinx.fem.Constant(problem.V.mesh, dolfinx.default_scalar_type(dt_s / tau))
-    form = SpinForm(problem.V, problem.M, problem.material, m_eq=problem.form.m_eq, dt=dt,
-                    m_old=m_old, theta=theta, quadrature_degree=problem.form.quadrature_degree)
+    form = SpinForm(problem.V, problem.coef, dt=dt, m_old=m_old, theta=theta,
+                    quadrature_degree=problem.form.quadrature_degree, neumann=problem.form.neumann)
     comm = problem.domain.comm
     with stage("assemble", comm, problem.timings):
         solver = problem.make_solver(form.bilinear(), form.linear())

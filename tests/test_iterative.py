@@ -113,11 +113,11 @@ def test_iterative_needs_degree_2():
 
 def test_auto_preset_by_size_degree_and_exchange():
     paper = Material.paper()
-    assert auto_preset(40_000, paper, 2) == "direct"
-    assert auto_preset(200_000, paper, 2) == "iterative"
-    assert auto_preset(100_000, paper, 1) == "direct"
-    assert auto_preset(200_000, paper, 1) == "blr"
-    assert auto_preset(200_000, moderate(10.0), 1) == "shifted"
+    assert auto_preset(40_000, paper.a0 * paper.beta, 2) == "direct"
+    assert auto_preset(200_000, paper.a0 * paper.beta, 2) == "iterative"
+    assert auto_preset(100_000, paper.a0 * paper.beta, 1) == "direct"
+    assert auto_preset(200_000, paper.a0 * paper.beta, 1) == "blr"
+    assert auto_preset(200_000, moderate(10.0).a0 * moderate(10.0).beta, 1) == "shifted"
 
 
 @pytest.mark.mpi

@@ -6,6 +6,7 @@ import ufl
 from mpi4py import MPI
 
 import dolfinx
+from fem_spin.coefficients import Coefficients
 from fem_spin.forms import SpinForm
 from fem_spin.magnetization import RotatingWall, interpolate
 from fem_spin.material import Material
@@ -48,7 +49,8 @@ def l2_error(n, degree):
     x = ufl.SpatialCoordinate(mesh)
     m_ex = exact(x)
     f = source(m_ex, wall_ufl(x))
-    form = SpinForm(V, interpolate(WALL, V), MAT, source=f, quadrature_degree=2 * degree + 2)
+    form = SpinForm(V, Coefficients.uniform(interpolate(WALL, V), MAT), source=f,
+                    quadrature_degree=2 * degree + 2)
     g = dolfinx.fem.Function(V)
     g.interpolate(dolfinx.fem.Expression(m_ex, V.element.interpolation_points))
     mesh.topology.create_connectivity(1, 2)

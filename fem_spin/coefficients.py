@@ -1,0 +1,189 @@
+"""Cell-wise coefficients of the spin-diffusion equation: regions, materials, magnetization, field.
+
+A device is a set of regions (cell groups), each with its own `Material`, magnetization
+(or none: a normal metal), applied field B and optional component-wise constants (Eqs. 66,
+72-73). In one time unit t0 and lengths in nm the steady equation reads
+
+    -div(K A^-1 grad m) + R (m - m_eq) + omega x m = 0,
+    K = t0 D 1e18 [nm^2],  R = t0/tau_sf,  omega = t0 (omega0 mu u - gamma B),
+    A = I + S [alpha]x,  alpha = a0 mu u - (a0/omega0) gamma B,  S = diag(tau_k/tau_sf) (or I),
+
+which for a single material with t0 = tau_sf is the paper's scaled form (K = l_sf^2, R = 1).
+Multiplying by one t0 everywhere (not by each region's tau_sf) keeps the normal spin current
+D A^-1 grad m continuous across regions. Values that are the same in every region are
+Constants, so a one-material problem compiles the same kernel as before.
+
+MODEL.md, "The rest of the paper's model": electrons and moments precess in the same sense,
+du/dt = -gamma u x B, so the field adds -gamma B to omega and -(a0/omega0) gamma B = -tau gamma B
+to alpha (tau = a0/omega0, which is tau_sf in the paper's preset).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._backend import dolfinx, ufl
+from .material import Material
+
+GAMMA = 1.760859e11  # electron gyromagnetic ratio [rad/(s T)]
+NM2_PER_M2 = 1e18
+
+
+@dataclass(frozen=True, kw_only=True)
+class Region:
+    """The physics of one cell group.
+
+    Attributes:
+        material: spin-transport constants.
+        magnetization: callable x (3, N) -> M/M0 (3, N), or None for a normal metal or spacer
+            (mu = 0: isotropic D, no exchange precession).
+        B: applied field [T].
+        D_components: D^k per lab-frame component [m^2/s] (Eq. 72), or None (isotropic D).
+        tau_components: tau_k per lab-frame component [s] (Eqs. 66, 73), or None (tau_sf).
+        m_eq: "zero" or "magnetization" (m_eq = M/M0, as in the paper's ring).
+    """
+
+    material: Material
+    magnetization: Callable | None = None
+    B: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    D_components: tuple[float, float, float] | None = None
+    tau_components: tuple[float, float, float] | None = None
+    m_eq: str = "zero"
+
+    def __post_init__(self) -> None:
+        if self.m_eq not in ("zero", "magnetization"):
+            raise ValueError(f"m_eq must be 'zero' or 'magnetization', got {self.m_eq!r}")
+
+    @property
+    def tau_field(self) -> float:
+        """tau in alpha = tau H: a0/omega0 (0 when omega0 = 0: no exchange, no tensor)."""
+        m = self.material
+        return m.a0 / m.omega0 if m.omega0 else 0.0
+
+
+def _cellwise(mesh, values: list[tuple[np.ndarray | None, object]], shape: tuple[int, ...] = ()):
+    """A Constant if every region has the same value, else a DG0 Function (per-cell values)."""
+    arrays = [np.broadcast_to(np.asarray(v, dtype=float), shape) for _, v in values]
+    if all(np.array_equal(arrays[0], a) for a in arrays[1:]):
+        return dolfinx.fem.Constant(mesh, dolfinx.default_scalar_type(arrays[0]))
+    W = dolfinx.fem.functionspace(mesh, ("DG", 0, shape) if shape else ("DG", 0))
+    f = dolfinx.fem.Function(W)
+    bs = int(np.prod(shape)) if shape else 1
+    for (cells, _), a in zip(values, arrays):
+        flat = a.reshape(bs, 1)
+        f.interpolate(lambda x, flat=flat: np.repeat(flat, x.shape[1], axis=1), cells0=cells)
+    f.x.scatter_forward()
+    return f
+
+
+class Coefficients:
+    """UFL coefficients (alpha, omega, K, R, S, m_eq) of a set of regions on one mesh.
+
+    Args:
+        mesh: the mesh.
+        degree: polynomial degree of the magnetization field (that of m).
+        regions: (cells, Region) pairs; cells None means every cell. Together they cover the
+            mesh (cells of the local process, ghosts included).
+        t0: time unit [s]; default the smallest tau_sf.
+    """
+
+    def __init__(self, mesh, degree: int, regions: list[tuple[np.ndarray | None, Region]],
+                 t0: float | None = None):
+        self.mesh = mesh
+        self.regions = regions
+        self.t0 = t0 if t0 is not None else min(r.material.tau_sf for _, r in regions)
+        t0 = self.t0
+        # M/M0 per cell (discontinuous: it may jump between regions), 0 in normal metals.
+        W = dolfinx.fem.functionspace(mesh, ("DG", degree, (3,)))
+        self.M = dolfinx.fem.Function(W, name="M")
+        for cells, r in regions:
+            if r.magnetization is not None:
+                self.M.interpolate(r.magnetization, cells0=cells)
+        self.M.x.scatter_forward()
+        mats = [(c, r.material) for c, r in regions]
+        self.a0 = _cellwise(mesh, [(c, m.a0) for c, m in mats])
+        self.w0 = _cellwise(mesh, [(c, m.omega0 * t0) for c, m in mats])
+        self.omega0 = _cellwise(mesh, [(c, m.omega0) for c, m in mats])  # [1/s], for the torque
+        self.R = _cellwise(mesh, [(c, t0 / np.asarray(r.tau_components or r.material.tau_sf))
+                                  for c, r in regions], (3,) if self._any("tau_components") else ())
+        self.K = _cellwise(mesh, [(c, t0 * NM2_PER_M2 * np.asarray(r.D_components or r.material.D))
+                                  for c, r in regions], (3,) if self._any("D_components") else ())
+        self.S = (_cellwise(mesh, [(c, np.asarray(r.tau_components or (r.material.tau_sf,) * 3)
+                                    / r.material.tau_sf) for c, r in regions], (3,))
+                  if self._any("tau_components") else None)
+        field = any(np.any(r.B) for _, r in regions)
+        self.alpha = self.a0 * self.M
+        self.omega = self.w0 * self.M
+        if field:
+            self.alpha_B = _cellwise(mesh, [(c, -r.tau_field * GAMMA * np.asarray(r.B))
+                                            for c, r in regions], (3,))
+            self.omega_B = _cellwise(mesh, [(c, -t0 * GAMMA * np.asarray(r.B)) for c, r in regions], (3,))
+            self.alpha = self.alpha + self.alpha_B
+            self.omega = self.omega + self.omega_B
+        self.m_eq = None
+        if any(r.m_eq == "magnetization" for _, r in regions):
+            self.m_eq = dolfinx.fem.Function(W, name="m_eq")
+            for cells, r in regions:
+                if r.m_eq == "magnetization" and r.magnetization is not None:
+                    self.m_eq.interpolate(r.magnetization, cells0=cells)
+            self.m_eq.x.scatter_forward()
+
+    def _any(self, attr: str) -> bool:
+        return any(getattr(r, attr) is not None for _, r in self.regions)
+
+    @classmethod
+    def uniform(cls, M, material: Material, B=(0.0, 0.0, 0.0)) -> Coefficients:
+        """One material everywhere with a given magnetization M/M0 (a Function on the mesh)."""
+        V = M.function_space
+        coef = cls(V.mesh, V.ufl_element().embedded_superdegree,
+                   [(None, Region(material=material, B=tuple(B)))], t0=material.tau_sf)
+        coef.M.interpolate(M)  # DG_k interpolation of a P_k function is exact
+        coef.M.x.scatter_forward()
+        return coef
+
+    @property
+    def reference(self) -> Material:
+        """The material of the first region (scales for preconditioners that need one)."""
+        return self.regions[0][1].material
+
+    def inverse_tensor(self) -> ufl.core.expr.Expr:
+        """A^-1 for A = I + S [alpha]x: closed form (Eq. 73) when S = I, else UFL's inverse."""
+        a = self.alpha
+        if self.S is None:
+            eye = ufl.Identity(3)
+            return (eye - cross_matrix(a) + ufl.outer(a, a)) / (1 + ufl.dot(a, a))
+        return ufl.inv(ufl.Identity(3) + ufl.dot(ufl.diag(self.S), cross_matrix(a)))
+
+    def diffusion(self) -> ufl.core.expr.Expr:
+        """Scaled Dt = K A^-1 (Dt^{kp} = (A^-1)^{kp} K^p with component-wise K) [nm^2]."""
+        Ainv = self.inverse_tensor()
+        if self.K.ufl_shape == ():
+            return self.K * Ainv
+        return ufl.dot(Ainv, ufl.diag(self.K))
+
+    def relax(self, u) -> ufl.core.expr.Expr:
+        """R u (component-wise with tau_k)."""
+        return self.R * u if self.R.ufl_shape == () else ufl.elem_mult(self.R, u)
+
+    def torque(self, m) -> ufl.core.expr.Expr:
+        """T = omega0 M/M0 x m [1/s]: the sd torque on M (Eq. 79); the field's part is not one."""
+        return self.omega0 * ufl.cross(self.M, m)
+
+
+def cross_matrix(a) -> ufl.core.expr.Expr:
+    """The matrix [a]x with [a]x v = a x v."""
+    return ufl.as_matrix([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
+
+
+def regions_of(domain, regions: Mapping[str, Region]) -> list[tuple[np.ndarray, Region]]:
+    """(cells, Region) pairs for named cell groups of a Domain (cells local + ghost)."""
+    out = []
+    for name, region in regions.items():
+        if name not in domain.cells:
+            raise ValueError(f"region {name!r} is not a cell group of the mesh "
+                             f"(it has {', '.join(sorted(domain.cells))})")
+        out.append((domain.cell_tags.find(domain.cells[name]).astype(np.int32), region))
+    return out
