@@ -170,7 +170,10 @@ NAMED: dict[str, dict[str, Key]] = {
         **{k: v for k, v in _inherit("magnetization", "(default [magnetization]) ").items()},
         "profile": Key("str", None, doc="(default [magnetization]) interface / wall / uniform as in "
                        "[magnetization], ovf (an OOMMF/mumax3 file) or vtk (a point or cell field of a "
-                       ".vtu/.vtk file)", choices=("interface", "wall", "uniform", "ovf", "vtk")),
+                       ".vtu/.vtk file) or ring (the paper's Fig. 12 profile of a square ring of side "
+                       "ring_side_nm)", choices=("interface", "wall", "uniform", "ovf", "vtk", "ring")),
+        "ring_side_nm": Key("float", None, "nm", "profile ring: centreline side L of the square ring",
+                            check=positive),
         "file": Key("str", None, doc="profile ovf/vtk: the file (relative to the case file)"),
         "offset_nm": Key("vec3", (0.0, 0.0, 0.0), "nm", "profile ovf/vtk: where the file's origin "
                          "lies on the mesh"),
@@ -341,6 +344,8 @@ def _resolve_regions(case: dict, raw: Mapping) -> None:
                 raise _fail(where, "profile", region["profile"], "needs file = \"...\"")
             if not Path(region["file"]).is_file():
                 raise _fail(where, "file", region["file"], "file does not exist")
+        elif region["profile"] == "ring" and region["ring_side_nm"] is None:
+            raise _fail(where, "profile", "ring", "needs ring_side_nm = L (the ring's side)")
         elif region["file"] is not None:
             raise _fail(where, "file", region["file"], f"applies to profile = 'ovf' or 'vtk', not "
                         f"{region['profile']!r}")

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._backend import dolfinx, ufl
+from .case import InputError
 from .material import Material
 
 GAMMA = 1.760859e11  # electron gyromagnetic ratio [rad/(s T)]
@@ -99,9 +100,19 @@ class Coefficients:
         # M/M0 per cell (discontinuous: it may jump between regions), 0 in normal metals.
         W = dolfinx.fem.functionspace(mesh, ("DG", degree, (3,)))
         self.M = dolfinx.fem.Function(W, name="M")
-        for cells, r in regions:
-            if r.magnetization is not None:
-                self.M.interpolate(r.magnetization, cells0=cells)
+        # A source may refuse some points (outside an OVF grid) on one rank only: agree first.
+        error = None
+        try:
+            for cells, r in regions:
+                if r.magnetization is not None:
+                    self.M.interpolate(r.magnetization, cells0=cells)
+        except InputError as exc:
+            error = str(exc)
+        error = next((e for e in mesh.comm.allgather(error) if e), None)
+        if error:
+            raise InputError(error)
+        if not np.all(np.isfinite(self.M.x.array)):
+            raise InputError("the magnetization has NaN or inf values at mesh points")
         self.M.x.scatter_forward()
         mats = [(c, r.material) for c, r in regions]
         self.a0 = _cellwise(mesh, [(c, m.a0) for c, m in mats])

@@ -240,6 +240,7 @@ class MeshFileInfo:
         facets: physical groups of dimension dim - 1 (boundaries), name -> tag.
         bbox: (xmin, ymin, zmin, xmax, ymax, zmax).
         meshed: whether the file holds mesh nodes (a .msh) or only geometry (a .geo).
+        groups: every named physical group, name -> dimension.
     """
 
     path: str
@@ -248,6 +249,7 @@ class MeshFileInfo:
     facets: dict[str, int]
     bbox: tuple[float, ...]
     meshed: bool
+    groups: dict[str, int] = field(default_factory=dict)
 
 
 def load_gmsh_file(gmsh, path: str | Path, parameters: dict[str, float] | None = None) -> None:
@@ -298,7 +300,8 @@ def inspect_mesh_file(path: str | Path, verbose: bool = False,
                                 f"(its cells); groups: {', '.join(sorted(names.values()))}")
         meshed = len(gmsh.model.mesh.getNodes()[0]) > 0
         bbox = tuple(float(v) for v in gmsh.model.getBoundingBox(-1, -1))
-        return MeshFileInfo(str(path), dim, cells, facets, bbox, meshed)
+        return MeshFileInfo(str(path), dim, cells, facets, bbox, meshed,
+                            {n: d for (d, _), n in names.items()})
     finally:
         gmsh.clear()
         if fresh:

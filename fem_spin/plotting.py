@@ -35,12 +35,10 @@ def plot_profile(csv_path: Path, png_path: Path, title: str = "") -> Path:
     return png_path
 
 
-def render_field(vtk_file: Path, png_path: Path, field: str = "m", component: int = 0) -> Path | None:
-    """Off-screen PyVista picture of one component of a field from a .pvd file."""
-    try:
-        import pyvista as pv
-    except ImportError:  # pragma: no cover - optional
-        return None
+def _read_grid(vtk_file: Path):
+    """PyVista (off-screen, quiet) and the combined grid of a .pvd file."""
+    import pyvista as pv
+
     pv.OFF_SCREEN = True
     try:  # no display on clusters: keep VTK's "bad X server" chatter off stderr
         import vtk
@@ -48,10 +46,46 @@ def render_field(vtk_file: Path, png_path: Path, field: str = "m", component: in
         vtk.vtkLogger.SetStderrVerbosity(vtk.vtkLogger.VERBOSITY_OFF)
     except (ImportError, AttributeError):  # pragma: no cover
         pass
-    reader = pv.get_reader(str(vtk_file))
-    grid = reader.read()
+    grid = pv.get_reader(str(vtk_file)).read()
     if isinstance(grid, pv.MultiBlock):
         grid = grid.combine()
+    return pv, grid
+
+
+def render_slice(vtk_file: Path, png_path: Path, field: str = "m", normal: str = "y") -> Path | None:
+    """|field| and its arrows on the plane through the mesh's centre normal to `normal` (3D)."""
+    try:
+        pv, grid = _read_grid(vtk_file)
+    except ImportError:  # pragma: no cover - optional
+        return None
+    if field not in grid.point_data:
+        return None
+    cut = grid.slice(normal=normal, origin=grid.center)
+    data = np.asarray(cut.point_data[field])
+    cut.point_data[f"|{field}|"] = np.linalg.norm(data, axis=1)
+    plotter = pv.Plotter(off_screen=True, window_size=(1000, 800))
+    plotter.add_mesh(cut, scalars=f"|{field}|", cmap="viridis")
+    step = max(1, cut.n_points // 400)
+    arrows = pv.PolyData(np.asarray(cut.points)[::step])
+    arrows.point_data[field] = data[::step]
+    scale = 0.04 * max(grid.bounds[1] - grid.bounds[0], grid.bounds[5] - grid.bounds[4]) / \
+        max(float(np.max(np.linalg.norm(data, axis=1))), 1e-300)
+    plotter.add_mesh(arrows.glyph(orient=field, scale=field, factor=scale), color="white")
+    plotter.add_text(f"{field} on the cut {normal} = {grid.center['xyz'.index(normal)]:.3g} nm",
+                     font_size=10)
+    plotter.show_axes()
+    plotter.view_vector([1.0 if normal == c else 0.0 for c in "xyz"])
+    plotter.screenshot(str(png_path))
+    plotter.close()
+    return png_path
+
+
+def render_field(vtk_file: Path, png_path: Path, field: str = "m", component: int = 0) -> Path | None:
+    """Off-screen PyVista picture of one component of a field from a .pvd file."""
+    try:
+        pv, grid = _read_grid(vtk_file)
+    except ImportError:  # pragma: no cover - optional
+        return None
     if field not in grid.point_data:
         return None
     data = np.asarray(grid.point_data[field])

@@ -104,7 +104,14 @@ def region_of(spec: dict, source, m_eq: str = "zero", B=None) -> Region:
 
 def device_regions(case: dict) -> dict[str, Region]:
     """The Regions of a kind = "gmsh" case, by cell-group name."""
-    return {name: region_of(spec, source_of(spec) if spec["magnet"] else None, spec["m_eq"], spec["B_T"])
+    def source(spec):
+        if not spec["magnet"]:
+            return None
+        if spec["profile"] == "ring":
+            return source_of({**spec, "profile": "interface"}, "ring", spec["ring_side_nm"])
+        return source_of(spec)
+
+    return {name: region_of(spec, source(spec), spec["m_eq"], spec["B_T"])
             for name, spec in case["regions"].items()}
 
 
@@ -239,6 +246,11 @@ def check_device_file(case: dict) -> None:
                         f"(regions in the file: {', '.join(have_r)})")
     for kind, given, have in (("regions", case["regions"], have_r), ("boundaries", case["boundaries"], have_b)):
         missing = [n for n in given if n not in have]
+        want = info.dim if kind == "regions" else info.dim - 1
+        if missing and missing[0] in info.groups:
+            raise CaseError(f"[{kind}.{missing[0]}] is a dimension-{info.groups[missing[0]]} group of "
+                            f"{geo['file']!r}; its {kind} are its dimension-{want} groups: "
+                            f"{', '.join(have) or 'none'}")
         if missing:
             raise CaseError(f"[{kind}.{missing[0]}] is not a {'region (cell group)' if kind == 'regions' else 'boundary (facet group)'} "
                             f"of {geo['file']!r}; it has: {', '.join(have) or 'none'}")
@@ -358,8 +370,9 @@ def profile_line(case: dict, domain: Domain) -> tuple[np.ndarray, np.ndarray]:
     out = case["output"]
     comm = domain.comm
     x = domain.mesh.geometry.x
-    lo = comm.allreduce(x.min(axis=0) if len(x) else np.full(3, np.inf), op=MPI.MIN)
-    hi = comm.allreduce(x.max(axis=0) if len(x) else np.full(3, -np.inf), op=MPI.MAX)
+    lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
+    comm.Allreduce(x.min(axis=0) if len(x) else lo.copy(), lo, op=MPI.MIN)
+    comm.Allreduce(x.max(axis=0) if len(x) else hi.copy(), hi, op=MPI.MAX)
     if out["line_from_nm"] is not None:
         return np.asarray(out["line_from_nm"], float), np.asarray(out["line_to_nm"], float)
     axis = int(np.argmax(hi - lo))
@@ -532,8 +545,9 @@ def write_results(case: dict, problem: SpinProblem, folder: Path, s: np.ndarray,
 
 
 def write_pictures(case: dict, folder: Path) -> list[Path]:
-    """profile.png, and m_x.png for 2D/3D meshes: the same for `run` and `fem-spin plot`."""
-    from .plotting import plot_profile, render_field
+    """profile.png, m_x.png for 2D/3D meshes and cut.png (m on a plane through the centre) for
+    3D devices: the same for `run` and `fem-spin plot`."""
+    from .plotting import plot_profile, render_field, render_slice
 
     kind = case["geometry"]["kind"]
     made = [plot_profile(folder / "profile.csv", folder / "profile.png",
@@ -542,6 +556,9 @@ def write_pictures(case: dict, folder: Path) -> list[Path]:
         try:
             pic = render_field(folder / "fields.pvd", folder / "m_x.png", "m", 0)
             made += [pic] if pic else []
+            if kind == "gmsh" and case["geometry"]["dim"] == 3:
+                pic = render_slice(folder / "fields.pvd", folder / "cut.png", "m", "y")
+                made += [pic] if pic else []
         except Exception as exc:  # noqa: BLE001 - a picture must not sink a good run
             logging.getLogger("fem_spin").warning("warning: no 3D picture (%s)", exc)
     return made
