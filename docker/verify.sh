@@ -34,7 +34,7 @@ echo "== demo: $((t3 - t2)) s, files owned by the host user ($owner)"
 
 echo "== tests in the container (as the image's user)"
 podman run --rm --network host "$TAG" bash -c '
-    set -e; cd /opt/fem_spin
+    set -e; cp -r /opt/fem_spin /tmp/fem_spin; cd /tmp/fem_spin
     python -m pytest -q -p no:cacheprovider tests
     mpirun -n 2 python -m mpi4py -m pytest -q -p no:cacheprovider -m mpi tests'
 t4=$(t)
