@@ -35,9 +35,13 @@ def plot_profile(csv_path: Path, png_path: Path, title: str = "") -> Path:
     return png_path
 
 
-def _read_grid(vtk_file: Path):
-    """PyVista (off-screen, quiet) and the combined grid of a .pvd file."""
-    import pyvista as pv
+def _read_grid(vtk_file: Path, field: str):
+    """PyVista (off-screen, quiet) and the combined grid of a .pvd file; None without PyVista
+    or without the point field."""
+    try:
+        import pyvista as pv
+    except ImportError:  # pragma: no cover - optional
+        return None
 
     pv.OFF_SCREEN = True
     try:  # no display on clusters: keep VTK's "bad X server" chatter off stderr
@@ -49,17 +53,15 @@ def _read_grid(vtk_file: Path):
     grid = pv.get_reader(str(vtk_file)).read()
     if isinstance(grid, pv.MultiBlock):
         grid = grid.combine()
-    return pv, grid
+    return (pv, grid) if field in grid.point_data else None
 
 
 def render_slice(vtk_file: Path, png_path: Path, field: str = "m", normal: str = "y") -> Path | None:
     """|field| and its arrows on the plane through the mesh's centre normal to `normal` (3D)."""
-    try:
-        pv, grid = _read_grid(vtk_file)
-    except ImportError:  # pragma: no cover - optional
+    found = _read_grid(vtk_file, field)
+    if found is None:
         return None
-    if field not in grid.point_data:
-        return None
+    pv, grid = found
     cut = grid.slice(normal=normal, origin=grid.center)
     data = np.asarray(cut.point_data[field])
     cut.point_data[f"|{field}|"] = np.linalg.norm(data, axis=1)
@@ -82,12 +84,10 @@ def render_slice(vtk_file: Path, png_path: Path, field: str = "m", normal: str =
 
 def render_field(vtk_file: Path, png_path: Path, field: str = "m", component: int = 0) -> Path | None:
     """Off-screen PyVista picture of one component of a field from a .pvd file."""
-    try:
-        pv, grid = _read_grid(vtk_file)
-    except ImportError:  # pragma: no cover - optional
+    found = _read_grid(vtk_file, field)
+    if found is None:
         return None
-    if field not in grid.point_data:
-        return None
+    pv, grid = found
     data = np.asarray(grid.point_data[field])
     scalars = data[:, component] if data.ndim == 2 else data
     grid.point_data[f"{field}_{'xyz'[component]}"] = scalars
