@@ -111,6 +111,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "D_components_m2_per_s": Key("vec3", None, "m^2/s", "component-wise D^k in the lab frame "
                                      "(Eq. 72, Dt^kp = D^p (A^-1)^kp); default isotropic D",
                                      check=positive_components),
+        "P": Key("float", None, "-", "current polarization (charge-current drive; required for "
+                 "magnets then, 0 in normal metals)", check=lambda v: None if -1 <= v <= 1 else
+                 "must be in [-1, 1]"),
+        "sigma_S_per_m": Key("float", None, "S/m", "conductivity (current.drive = 'solved')",
+                             check=positive),
+        "Ms_A_per_m": Key("float", None, "A/m", "saturation magnetization (the equivalent field "
+                          "B_sd = -omega0 m/(gamma Ms) in tesla)", check=positive),
         "tau_components_s": Key("vec3", None, "s", "component-wise tau_k (Eqs. 66, 73: relaxation "
                                 "-(m^k - m_eq^k)/tau_k, A = I + diag(tau_k/tau_sf)[alpha]x)",
                                 check=positive_components),
@@ -118,6 +125,15 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "field": {
         "B_T": Key("vec3", (0.0, 0.0, 0.0), "T", "applied field B: precession -gamma B and tensor "
                    "alpha = a0 mu u - (a0/omega0) gamma B (MODEL.md); per region: regions.NAME.B_T"),
+    },
+    "current": {
+        "drive": Key("str", "none", doc="none: the paper's normalised accumulation (fixed m at the "
+                     "ends); uniform: a given charge current density j_A_per_m2; solved: the "
+                     "potential div(sigma grad V) = 0 with contacts (boundaries.NAME.potential_V / "
+                     "current_A). With a drive m is in A/m and J in A/s",
+                     choices=("none", "uniform", "solved")),
+        "j_A_per_m2": Key("vec3", None, "A/m^2", "drive uniform: the charge (conventional) current "
+                          "density j_e; electrons flow the other way"),
     },
     "boundary": {
         "left_end": Key("vec3", None, doc="m at the left end (default -u_L, the paper's)"),
@@ -192,7 +208,11 @@ NAMED: dict[str, dict[str, Key]] = {
                     choices=("fixed", "current", "free")),
         "m": Key("vec3", None, doc="type fixed: the accumulation held there"),
         "J_m_per_s": Key("vec3", None, "m/s", "type current: J.n, the outward normal spin current "
-                         "(3 spin components, per unit m)"),
+                         "(3 spin components, per unit m; A/s with a charge-current drive)"),
+        "potential_V": Key("float", None, "V", "current.drive solved: an electric contact at this "
+                           "potential (default spin condition there: a reservoir, m = 0)"),
+        "current_A": Key("float", None, "A", "current.drive solved: an equipotential contact "
+                         "carrying this total current into the device (3D)"),
     },
 }
 # Keys that describe the built-in geometries and mean nothing for a mesh file.
@@ -351,6 +371,40 @@ def _resolve_regions(case: dict, raw: Mapping) -> None:
                         f"{region['profile']!r}")
         if region["dip"] and region["profile"] != "wall":
             raise _fail(where, "dip", True, "applies to profile = 'wall' only")
+    drive = case["current"]["drive"]
+    if drive == "uniform" and case["current"]["j_A_per_m2"] is None:
+        raise CaseError("[current] drive = 'uniform' needs j_A_per_m2 = [x, y, z]")
+    if drive != "uniform" and case["current"]["j_A_per_m2"] is not None:
+        raise _fail("current", "j_A_per_m2", case["current"]["j_A_per_m2"], f"applies to drive = "
+                    f"'uniform', not {drive!r}")
+    if drive != "none" and case["geometry"]["kind"] != "gmsh":
+        raise _fail("current", "drive", drive, "needs geometry.kind = 'gmsh' (regions with their "
+                    "polarization; meshes/slab.geo is the paper's slab as such a device)")
+    for name, region in case["regions"].items():
+        where = f"regions.{name}"
+        if not region["magnet"]:
+            if raw["regions"][name].get("P"):
+                raise _fail(where, "P", region["P"], "a normal metal (magnet = false) has P = 0")
+            region["P"] = 0.0
+        elif drive != "none" and region["P"] is None:
+            raise CaseError(f"[{where}] P is missing: a magnet needs its current polarization "
+                            "with current.drive = " + repr(drive))
+        if drive == "solved" and region["sigma_S_per_m"] is None:
+            raise CaseError(f"[{where}] sigma_S_per_m is missing: current.drive = 'solved' needs "
+                            "every region's conductivity")
+    contacts = [n for n, b in case["boundaries"].items()
+                if b["potential_V"] is not None or b["current_A"] is not None]
+    if drive == "solved" and not any(case["boundaries"][n]["potential_V"] is not None for n in contacts):
+        raise CaseError("[current] drive = 'solved' needs a contact at a fixed potential: "
+                        "[boundaries.NAME] potential_V = 0.0 (a ground)")
+    for name in contacts:
+        bnd, given_b = case["boundaries"][name], raw["boundaries"][name]
+        if drive != "solved":
+            raise CaseError(f"[boundaries.{name}] potential_V/current_A need current.drive = 'solved'")
+        if bnd["potential_V"] is not None and bnd["current_A"] is not None:
+            raise CaseError(f"[boundaries.{name}] give potential_V or current_A, not both")
+        if "type" not in given_b:  # a contact is a reservoir unless told otherwise
+            bnd["type"], bnd["m"] = "fixed", [0.0, 0.0, 0.0]
     for name, bnd in case["boundaries"].items():
         where = f"boundaries.{name}"
         need = {"fixed": "m", "current": "J_m_per_s", "free": None}[bnd["type"]]

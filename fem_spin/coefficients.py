@@ -30,6 +30,7 @@ from .case import InputError
 from .material import Material
 
 GAMMA = 1.760859e11  # electron gyromagnetic ratio [rad/(s T)]
+MUB_OVER_E = 9.2740100783e-24 / 1.602176634e-19  # muB/e = 5.7884e-5 m^2/s
 NM2_PER_M2 = 1e18
 
 
@@ -45,6 +46,9 @@ class Region:
         D_components: D^k per lab-frame component [m^2/s] (Eq. 72), or None (isotropic D).
         tau_components: tau_k per lab-frame component [s] (Eqs. 66, 73), or None (tau_sf).
         m_eq: "zero" or "magnetization" (m_eq = M/M0, as in the paper's ring).
+        polarization: current polarization P (charge-current drive; 0 in normal metals).
+        sigma: conductivity [S/m] (solved charge current).
+        Ms: saturation magnetization [A/m] (for the equivalent field B_sd of a magnet).
     """
 
     material: Material
@@ -53,6 +57,9 @@ class Region:
     D_components: tuple[float, float, float] | None = None
     tau_components: tuple[float, float, float] | None = None
     m_eq: str = "zero"
+    polarization: float = 0.0
+    sigma: float | None = None
+    Ms: float | None = None
 
     def __post_init__(self) -> None:
         if self.m_eq not in ("zero", "magnetization"):
@@ -142,6 +149,31 @@ class Coefficients:
                     self.m_eq.interpolate(r.magnetization, cells0=cells)
             self.m_eq.x.scatter_forward()
 
+    def cellwise(self, values: dict) -> object:
+        """A Constant or DG0 Function of one number per region (in the order of `regions`)."""
+        return _cellwise(self.mesh, [(c, values[id(r)]) for c, r in self.regions])
+
+    def drift(self, j_e) -> ufl.core.expr.Expr | None:
+        """The spin current carried by a charge current, S = P (muB/e) mu u (x) j_e [A/s for m in
+        A/m], shape (3, gdim); None when no region is polarized. j_e [A/m^2]: a 3-vector
+        (Constant, Function or UFL expression)."""
+        if not any(r.polarization for _, r in self.regions):
+            return None
+        P = self.cellwise({id(r): r.polarization for _, r in self.regions})
+        S = MUB_OVER_E * P * ufl.outer(self.M, j_e)
+        gdim = self.mesh.geometry.dim
+        return ufl.as_matrix([[S[k, j] for j in range(gdim)] for k in range(3)])
+
+    def sd_field(self, m) -> ufl.core.expr.Expr | None:
+        """B_sd = -(omega0/(gamma Ms)) m [T] in magnets (m in A/m), 0 elsewhere; None unless
+        every magnet has Ms (MODEL.md, Eq. 79 in SI form)."""
+        magnets = [r for _, r in self.regions if r.magnetization is not None]
+        if not magnets or any(r.Ms is None for r in magnets):
+            return None
+        c = self.cellwise({id(r): (-r.material.omega0 / (GAMMA * r.Ms) if r.magnetization is not None
+                                   else 0.0) for _, r in self.regions})
+        return c * m
+
     def _any(self, attr: str) -> bool:
         return any(getattr(r, attr) is not None for _, r in self.regions)
 
@@ -198,3 +230,9 @@ def regions_of(domain, regions: Mapping[str, Region]) -> list[tuple[np.ndarray, 
                              f"(it has {', '.join(sorted(domain.cells))})")
         out.append((domain.cell_tags.find(domain.cells[name]).astype(np.int32), region))
     return out
+
+
+def cellwise_by_name(domain, values: Mapping[str, float]):
+    """A Constant or DG0 Function with one value per named cell group of a Domain."""
+    cells = {n: domain.cell_tags.find(domain.cells[n]).astype(np.int32) for n in values}
+    return _cellwise(domain.mesh, [(cells[n], v) for n, v in values.items()])

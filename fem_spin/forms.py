@@ -4,10 +4,11 @@ In nm and units of a time t0 (see `fem_spin.coefficients`) the weak form reads: 
 V^3 with
 
     (K A^-1 grad m, grad v) + (R m, v) + (omega x m, v) [+ (m - m_old, v)/dt, theta scheme]
-        = (R m_eq, v) + (f, v) - t0 1e9 <j_n, v>_Neumann,
+        = (R m_eq, v) + (f, v) + t0 1e9 (S, grad v) - t0 1e9 <j_n, v>_Neumann,
 
-with A^-1 = (I - [alpha]x + alpha alpha^T)/(1 + |alpha|^2) and j_n = J.n the given outward
-normal spin current [m/s] on Neumann boundaries (zero elsewhere). The quadrature degree is
+with A^-1 = (I - [alpha]x + alpha alpha^T)/(1 + |alpha|^2), S = P (muB/e) mu u (x) j_e the spin
+current carried by a charge current (if any), and j_n = J.n the given outward normal total spin
+current on Neumann boundaries (zero elsewhere). The quadrature degree is
 fixed (UFL's estimate for the rational tensor would be needlessly high).
 """
 
@@ -41,6 +42,7 @@ class SpinForm:
         theta: 1 backward Euler (order 1), 0.5 Crank-Nicolson (order 2).
         quadrature_degree: None picks `default_quadrature_degree`.
         neumann: (ds measure restricted to a boundary, j_n 3-vector [m/s]) pairs.
+        drift: S, the spin current carried by a charge current (`Coefficients.drift`), or None.
     """
 
     V: dolfinx.fem.FunctionSpace
@@ -52,6 +54,7 @@ class SpinForm:
     theta: float = 1.0
     quadrature_degree: int | None = None
     neumann: list = field(default_factory=list)
+    drift: object = None
 
     def __post_init__(self) -> None:
         degree = self.V.ufl_element().embedded_superdegree
@@ -70,8 +73,9 @@ class SpinForm:
         return ufl.dot(self.Dt, ufl.grad(m))
 
     def spin_current(self, m) -> ufl.core.expr.Expr:
-        """J^{kj} = -Dt^{kp} d_j m^p in m/s (per unit m)."""
-        return -(1.0 / (NM_PER_M * self.coef.t0)) * self.flux(m)
+        """J^{kj} = -Dt^{kp} d_j m^p [+ S^{kj}, the drift] in m/s per unit m (A/s for m in A/m)."""
+        J = -(1.0 / (NM_PER_M * self.coef.t0)) * self.flux(m)
+        return J if self.drift is None else J + self.drift
 
     def reaction(self, u, v, dx) -> ufl.Form:
         """(R u, v) + (omega x u, v) with the measure dx (also used by the p-multigrid)."""
@@ -96,6 +100,8 @@ class SpinForm:
         if self.source is not None:
             f = f + self.source
         rhs = ufl.inner(f, v) * self.dx
+        if self.drift is not None:  # div S moved to the right: (S, grad v), t0 and nm scaled
+            rhs += NM_PER_M * self.coef.t0 * ufl.inner(self.drift, ufl.grad(v)) * self.dx
         for ds, j_n in self.neumann:
             value = dolfinx.fem.Constant(self.V.mesh, dolfinx.default_scalar_type(tuple(j_n)))
             rhs -= NM_PER_M * self.coef.t0 * ufl.inner(value, v) * ds

@@ -83,8 +83,20 @@ def atomic_dir(path: Path, comm: MPI.Comm = MPI.COMM_WORLD, overwrite: bool = Fa
             comm.Barrier()
 
 
-def derived_fields(problem) -> dict[str, dolfinx.fem.Function]:
-    """m, |m|, M, T on the space of m; J (3x3) on a discontinuous space of the same degree."""
+# ParaView names of the fields with a charge-current drive (SI units in the names); the
+# normalised mode keeps the plain names.
+SI_NAMES = {"m": "m_A_per_m", "M": "M_over_M0", "T": "T_A_per_m_s", "abs_m": "abs_m_A_per_m",
+            "J": "J_A_per_s", "B_sd": "B_sd_T", "V": "V_volt", "j_e": "j_e_A_per_m2"}
+
+
+def field_name(key: str, si: bool) -> str:
+    return SI_NAMES.get(key, key) if si else key
+
+
+def derived_fields(problem, si: bool = False) -> dict[str, dolfinx.fem.Function]:
+    """m, |m|, M, T (and B_sd) on the space of m; J (3x3) on a discontinuous space of the same
+    degree; region tags (DG0); with a solved current V (P1) and j_e (DG1). `si`: name them with
+    their SI units (charge-current drive)."""
     V, m = problem.V, problem.m
     mesh = V.mesh
     deg = problem.degree
@@ -110,16 +122,26 @@ def derived_fields(problem) -> dict[str, dolfinx.fem.Function]:
         R.x.array[R.function_space.dofmap.list[tags.indices, 0]] = tags.values
         R.x.scatter_forward()
         fields["region"] = R
+    B_sd = problem.coef.sd_field(m)
+    if B_sd is not None:
+        fields["B_sd"] = project(B_sd, V, "B_sd")
+    potential = getattr(problem, "potential", None)
+    if potential is not None:
+        fields["V"] = potential.V
+        fields["j_e"] = project(potential.j, dolfinx.fem.functionspace(mesh, ("DG", 1, (3,))), "j_e")
+    for key, f in fields.items():
+        f.name = field_name(key, si)
     return fields
 
 
 def write_paraview(folder: Path, fields: dict[str, dolfinx.fem.Function]) -> list[Path]:
     """VTX files (one per element type) and VTK .pvd files, all ranks writing."""
     comm = fields["m"].function_space.mesh.comm
-    groups = {"fields": [fields[k] for k in ("m", "M", "T")],
+    groups = {"fields": [fields[k] for k in ("m", "M", "T", "B_sd") if k in fields],
               "abs_m": [fields["abs_m"]], "current": [fields["J"]]}
-    if "region" in fields:
-        groups["regions"] = [fields["region"]]
+    for group, key in (("regions", "region"), ("potential", "V"), ("charge_current", "j_e")):
+        if key in fields:
+            groups[group] = [fields[key]]
     written = []
     for name, funcs in groups.items():
         if dolfinx.common.has_adios2:
@@ -171,11 +193,12 @@ def axis_points(x0: float, x1: float, n: int) -> np.ndarray:
 
 
 def write_profile_csv(path: Path, coords: np.ndarray, values: np.ndarray,
-                      columns: tuple[str, ...] = ("m_x", "m_y", "m_z"), abscissa: str = "x_nm") -> None:
+                      columns: tuple[str, ...] = ("m_x", "m_y", "m_z"), abscissa: str = "x_nm",
+                      unit: str = "") -> None:
     """CSV with a header; rank 0 only (call with the gathered values)."""
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow([abscissa, *columns])
+        w.writerow([abscissa, *(f"{c}_{unit}" if unit else c for c in columns)])
         for s, row in zip(coords, values):
             w.writerow([f"{s:.10g}", *(f"{v:.10g}" for v in row)])
 

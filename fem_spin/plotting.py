@@ -25,7 +25,8 @@ def plot_profile(csv_path: Path, png_path: Path, title: str = "") -> Path:
     for j, name in enumerate(header[1:], start=1):
         ax.plot(data[:, 0], data[:, j], label=name.replace("_", " "))
     ax.set_xlabel(header[0].replace("_nm", " [nm]").replace("_", " "))
-    ax.set_ylabel("spin accumulation (normalised)")
+    ax.set_ylabel("spin accumulation [A/m]" if header[1].endswith("A_per_m") else
+                  "spin accumulation (normalised)")
     ax.axhline(0, color="0.8", lw=0.8)
     ax.legend()
     ax.set_title(title)

@@ -35,6 +35,9 @@ class SpinProblem:
         neumann: facet-tag name -> outward normal spin current J.n [m/s] (3 spin components);
             zero spin current on every other boundary.
         m_eq: "zero" (the slab: ends drive it) or "magnetization" (m_eq = M/M0, the ring).
+        current: charge current density j_e [A/m^2] driving the accumulation through the
+            regions' polarization: a 3-vector (uniform) or a Function (e.g. from
+            `fem_spin.potential.solve_potential`); None for the paper's normalised mode.
         solver: preset name (see `fem_spin.solvers.PRESETS`).
         petsc_options: PETSc options on top of the preset.
         quadrature_degree: None for the default 2 degree + 1.
@@ -49,6 +52,7 @@ class SpinProblem:
     dirichlet: Mapping[str, np.ndarray] = field(default_factory=dict)
     neumann: Mapping[str, np.ndarray] = field(default_factory=dict)
     m_eq: str = "zero"
+    current: object = None
     solver: str = "direct"
     petsc_options: Mapping[str, object] | None = None
     quadrature_degree: int | None = None
@@ -83,9 +87,13 @@ class SpinProblem:
         self.M.interpolate(self.coef.M)
         self.M.x.scatter_forward()
         ds = ufl.Measure("ds", domain=mesh, subdomain_data=self.domain.facet_tags)
+        j_e = self.current
+        if j_e is not None and not isinstance(j_e, dolfinx.fem.Function):
+            j_e = dolfinx.fem.Constant(mesh, dolfinx.default_scalar_type(tuple(np.asarray(j_e, float))))
         self.form = SpinForm(self.V, self.coef, quadrature_degree=self.quadrature_degree,
                              neumann=[(ds(self.domain.facets[n]), np.asarray(v, dtype=float))
-                                      for n, v in self.neumann.items()])
+                                      for n, v in self.neumann.items()],
+                             drift=None if j_e is None else self.coef.drift(j_e))
         self.m = dolfinx.fem.Function(self.V, name="m")
 
     @property

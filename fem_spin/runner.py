@@ -99,7 +99,30 @@ def region_of(spec: dict, source, m_eq: str = "zero", B=None) -> Region:
     """A Region from a [material]-like table (component-wise keys included) and a source."""
     return Region(material=material_of(spec), magnetization=source, B=_vec(B) or (0.0, 0.0, 0.0),
                   D_components=_vec(spec["D_components_m2_per_s"]),
-                  tau_components=_vec(spec["tau_components_s"]), m_eq=m_eq)
+                  tau_components=_vec(spec["tau_components_s"]), m_eq=m_eq,
+                  polarization=spec["P"] or 0.0, sigma=spec["sigma_S_per_m"], Ms=spec["Ms_A_per_m"])
+
+
+def charge_current(case: dict, domain: Domain, regions: dict[str, Region]):
+    """j_e of a case's current drive: None (normalised mode), a uniform 3-vector, or the
+    solved potential's (`fem_spin.potential.PotentialResult`, with V and the contacts)."""
+    cur = case["current"]
+    if cur["drive"] == "none":
+        return None, None
+    if cur["drive"] == "uniform":
+        return np.asarray(cur["j_A_per_m2"], float), None
+    from .coefficients import cellwise_by_name
+    from .potential import solve_potential
+
+    bnd = case["boundaries"]
+    sigma = cellwise_by_name(domain, {n: r.sigma for n, r in regions.items()})
+    with stage("potential", domain.comm):
+        result = solve_potential(domain, sigma,
+                                 {n: b["potential_V"] for n, b in bnd.items() if b["potential_V"] is not None},
+                                 {n: b["current_A"] for n, b in bnd.items() if b["current_A"] is not None})
+    logger.info("contacts: %s", ", ".join(f"{n} {result.potentials[n]:.4g} V, {result.currents[n]:.4g} A"
+                                          for n in result.currents))
+    return result.j, result
 
 
 def device_regions(case: dict) -> dict[str, Region]:
@@ -299,12 +322,15 @@ def make_problem(case: dict, domain: Domain, petsc_options: dict | None = None) 
     kind = case["geometry"]["kind"]
     if kind == "gmsh":
         bnd = case["boundaries"]
+        regions = device_regions(case)
+        current, potential = charge_current(case, domain, regions)
         problem = SpinProblem(
-            domain=domain, regions=device_regions(case),
+            domain=domain, regions=regions, current=current,
             dirichlet={n: np.asarray(b["m"], float) for n, b in bnd.items() if b["type"] == "fixed"},
             neumann={n: np.asarray(b["J_m_per_s"], float) for n, b in bnd.items() if b["type"] == "current"},
             **kw)
         a0_beta = max(r.material.a0 * r.material.beta for _, r in problem.coef.regions)
+        problem.potential = potential
     else:
         profile = profile_from(case)
         region = region_of(case["material"], profile, "magnetization" if kind == "ring" else "zero",
@@ -317,6 +343,7 @@ def make_problem(case: dict, domain: Domain, petsc_options: dict | None = None) 
                          "right_end": np.asarray(bnd["right_end"] if bnd["right_end"] is not None else u_r, float)}
         problem = SpinProblem(domain=domain, regions=[(None, region)], dirichlet=dirichlet, **kw)
         a0_beta = region.material.a0 * region.material.beta
+        problem.potential = None
     preset = case["solver"]["preset"]
     if preset == "auto":
         preset = auto_preset(problem.num_dofs, a0_beta, problem.degree)
@@ -395,7 +422,7 @@ def region_summaries(problem: SpinProblem) -> dict[str, dict[str, Any]]:
     def integral(expr, tag) -> float:
         return comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(expr * dx(tag))), op=MPI.SUM)
 
-    out = {}
+    out: dict[str, Any] = {}
     for name, tag in sorted(dom.cells.items(), key=lambda kv: kv[1]):
         vol = integral(dolfinx.fem.Constant(dom.mesh, dolfinx.default_scalar_type(1.0)), tag)
         if vol <= 0:
@@ -404,6 +431,26 @@ def region_summaries(problem: SpinProblem) -> dict[str, dict[str, Any]]:
                      "mean_m": [integral(m[i], tag) / vol for i in range(3)],
                      "mean_abs_m": integral(ufl.sqrt(ufl.dot(m, m)), tag) / vol,
                      "torque_integral": [integral(T[i], tag) for i in range(3)]}
+    return out
+
+
+def boundary_currents(problem: SpinProblem) -> dict[str, list[float]]:
+    """Per facet group on the boundary: the outward spin current through it, int J.n dA
+    [J's unit times nm^(dim-1)]; interior groups (interfaces) are left out."""
+    dom = problem.domain
+    if dom.facet_tags is None or not dom.facets:
+        return {}
+    ds = ufl.Measure("ds", domain=dom.mesh, subdomain_data=dom.facet_tags,
+                     metadata={"quadrature_degree": problem.form.quadrature_degree})
+    Jn = ufl.dot(problem.spin_current(), ufl.FacetNormal(dom.mesh))
+    out = {}
+    for name, tag in sorted(dom.facets.items(), key=lambda kv: kv[1]):
+        vals = [dom.comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(Jn[k] * ds(tag))),
+                                   op=MPI.SUM) for k in range(3)]
+        area = dom.comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(
+            dolfinx.fem.Constant(dom.mesh, dolfinx.default_scalar_type(1.0)) * ds(tag))), op=MPI.SUM)
+        if area > 0:
+            out[name] = vals
     return out
 
 
@@ -455,10 +502,14 @@ def run_case(case: dict, output: Path | None, overwrite: bool = False,
         "transverse_resolution_length_nm": 1.0 / abs(k),
     }
     summary["regions"] = region_summaries(problem)
+    summary["boundary_spin_currents"] = boundary_currents(problem)
+    if getattr(problem, "potential", None) is not None:
+        summary["contacts"] = {n: {"potential_V": problem.potential.potentials[n], "current_A":
+                                   problem.potential.currents[n]} for n in problem.potential.currents}
     if comm.rank == 0:
         summary["max_abs_m"] = {c: float(np.max(np.abs(values[:, i]))) for i, c in enumerate("xyz")}
     summary = comm.bcast(summary, root=0)
-    summary["units"] = UNITS | ({"components": RING_FRAME} if case["geometry"]["kind"] == "ring" else {})
+    summary["units"] = units_of(case)
     result = RunResult(problem, output, summary, values)
     if output is None:
         summary["timings_s"] = timings
@@ -488,7 +539,32 @@ UNITS = {
     "profile.csv": "m along the slab's axis (x_nm, y = z = 0) or the ring's centreline "
                    "(s_nm, arc length from corner 0 at (0, 0) counter-clockwise)",
     "frame": "global (lab) x, y, z components everywhere",
+    "regions": "volume_nm in nm^dim; mean_m normalised; torque_integral in 1/s nm^dim",
+    "boundary_spin_currents": "outward int J.n dA in m/s nm^(dim-1)",
 }
+UNITS_SI = {  # with a charge-current drive (MODEL.md, "Charge-current drive")
+    **UNITS,
+    "m": "spin accumulation in A/m (magnetization of the conduction electrons)",
+    "abs_m": "|m| in A/m",
+    "T": "torque density omega0 M/M0 x m in A/(m s): the sd torque on M (dM/dt)",
+    "J": "spin current J[k, j] = -Dt^{kp} d_j m^p + P (muB/e) mu u^k j_e^j in A/s (magnetization "
+         "flux): k the spin component, j the spatial direction; ParaView's components 0..8 are "
+         "k*3 + j",
+    "B_sd": "equivalent field of the accumulation on M, -omega0 m/(gamma Ms), in T",
+    "V": "electric potential in V",
+    "j_e": "charge (conventional) current density in A/m^2; electrons flow the other way",
+    "profile.csv": "m in A/m along the line (s_nm from its start)",
+    "regions": "volume_nm in nm^dim; mean_m in A/m; torque_integral in A/(m s) nm^dim",
+    "boundary_spin_currents": "outward int J.n dA in A/s nm^(dim-1)",
+}
+
+
+def units_of(case: dict) -> dict[str, str]:
+    """The units block of summary.json and README.txt for this case."""
+    base = UNITS_SI if case["current"]["drive"] != "none" else UNITS
+    return base | ({"components": RING_FRAME} if case["geometry"]["kind"] == "ring" else {})
+
+
 RING_FRAME = ("ring: files hold global x, y, z components; fem_spin.ring.ring_components turns "
               "them into (tangent, outward normal, z) along the loop")
 
@@ -530,10 +606,12 @@ def write_results(case: dict, problem: SpinProblem, folder: Path, s: np.ndarray,
                   values: np.ndarray | None, abscissa: str) -> None:
     comm = problem.domain.comm
     out = case["output"]
+    si = case["current"]["drive"] != "none"
     if out["paraview"]:
-        write_paraview(folder, derived_fields(problem))
+        write_paraview(folder, derived_fields(problem, si))
     if comm.rank == 0:
-        write_profile_csv(folder / "profile.csv", s, values, abscissa=abscissa)
+        write_profile_csv(folder / "profile.csv", s, values, abscissa=abscissa,
+                          unit="A_per_m" if si else "")
         v = versions()
         header = "resolved case written by fem-spin: run it again with `fem-spin run case.toml`\n" + \
             "\n".join(f"{k}: {val}" for k, val in v.items())
@@ -547,6 +625,7 @@ def write_results(case: dict, problem: SpinProblem, folder: Path, s: np.ndarray,
 def write_pictures(case: dict, folder: Path) -> list[Path]:
     """profile.png, m_x.png for 2D/3D meshes and cut.png (m on a plane through the centre) for
     3D devices: the same for `run` and `fem-spin plot`."""
+    from .output import field_name
     from .plotting import plot_profile, render_field, render_slice
 
     kind = case["geometry"]["kind"]
@@ -554,10 +633,11 @@ def write_pictures(case: dict, folder: Path) -> list[Path]:
                          title=f"{kind}: m along the {'loop' if kind == 'ring' else 'axis'}")]
     if case["geometry"]["dim"] > 1 and (folder / "fields.pvd").is_file():
         try:
-            pic = render_field(folder / "fields.pvd", folder / "m_x.png", "m", 0)
+            m_name = field_name("m", case["current"]["drive"] != "none")
+            pic = render_field(folder / "fields.pvd", folder / "m_x.png", m_name, 0)
             made += [pic] if pic else []
             if kind == "gmsh" and case["geometry"]["dim"] == 3:
-                pic = render_slice(folder / "fields.pvd", folder / "cut.png", "m", "y")
+                pic = render_slice(folder / "fields.pvd", folder / "cut.png", m_name, "y")
                 made += [pic] if pic else []
         except Exception as exc:  # noqa: BLE001 - a picture must not sink a good run
             logging.getLogger("fem_spin").warning("warning: no 3D picture (%s)", exc)
@@ -567,7 +647,10 @@ def write_pictures(case: dict, folder: Path) -> list[Path]:
 def results_readme(case: dict) -> str:
     """README.txt of a result folder: what each file holds, units, index order, frames."""
     files = {
-        "fields.pvd / fields.bp": "m, M, T on the mesh (VTK .pvd: any ParaView; .bp: VTX/ADIOS2)",
+        "fields.pvd / fields.bp": "m, M, T (and B_sd) on the mesh (VTK .pvd: any ParaView; .bp: "
+                                  "VTX/ADIOS2); with a current drive the names carry the SI unit",
+        "regions.pvd / .bp": "region tag of each cell (the mesh's physical group numbers)",
+        "potential.pvd, charge_current.pvd": "V and j_e of a solved charge current",
         "abs_m.pvd / abs_m.bp": "|m|",
         "current.pvd / current.bp": "J, the 3x3 spin current (discontinuous)",
         "profile.csv": "m_x, m_y, m_z along a line",
@@ -575,6 +658,6 @@ def results_readme(case: dict) -> str:
         "case.toml": "the resolved case: `fem-spin run case.toml -o NEW` repeats the run",
         "summary.json": "DOFs, timings, solver, peaks, lengths, units, versions",
     }
-    units = UNITS | ({"components": RING_FRAME} if case["geometry"]["kind"] == "ring" else {})
+    units = units_of(case)
     return ("fem-spin result folder\n\nFiles:\n" + "".join(f"  {k}: {v}\n" for k, v in files.items())
             + "\nUnits and meaning:\n" + "".join(f"  {k}: {v}\n" for k, v in units.items()))

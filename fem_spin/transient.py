@@ -39,7 +39,8 @@ def run_transient(problem: SpinProblem, t_end_s: float, dt_s: float, theta: floa
     problem.m.x.array[:] = m_old.x.array
     dt = dolfinx.fem.Constant(problem.V.mesh, dolfinx.default_scalar_type(dt_s / tau))
     form = SpinForm(problem.V, problem.coef, dt=dt, m_old=m_old, theta=theta,
-                    quadrature_degree=problem.form.quadrature_degree, neumann=problem.form.neumann)
+                    quadrature_degree=problem.form.quadrature_degree, neumann=problem.form.neumann,
+                    drift=problem.form.drift)
     comm = problem.domain.comm
     with stage("assemble", comm, problem.timings):
         solver = problem.make_solver(form.bilinear(), form.linear())
