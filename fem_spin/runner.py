@@ -639,6 +639,10 @@ def write_pictures(case: dict, folder: Path) -> list[Path]:
             if kind == "gmsh" and case["geometry"]["dim"] == 3:
                 pic = render_slice(folder / "fields.pvd", folder / "cut.png", m_name, "y")
                 made += [pic] if pic else []
+                if (folder / "charge_current.pvd").is_file():
+                    pic = render_slice(folder / "charge_current.pvd", folder / "j_e.png",
+                                       field_name("j_e", True), "y")
+                    made += [pic] if pic else []
         except Exception as exc:  # noqa: BLE001 - a picture must not sink a good run
             logging.getLogger("fem_spin").warning("warning: no 3D picture (%s)", exc)
     return made
