@@ -117,7 +117,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "sigma_S_per_m": Key("float", None, "S/m", "conductivity (current.drive = 'solved')",
                              check=positive),
         "Ms_A_per_m": Key("float", None, "A/m", "saturation magnetization (the equivalent field "
-                          "B_sd = -omega0 m/(gamma Ms) in tesla)", check=positive),
+                          "B_sd = -omega0 m/(gamma Ms) in tesla; needed by [dynamics])", check=positive),
+        "A_ex_J_per_m": Key("float", None, "J/m", "[dynamics]: exchange stiffness (default 0)",
+                            check=non_negative),
+        "K_u_J_per_m3": Key("float", None, "J/m^3", "[dynamics]: uniaxial anisotropy along K_axis "
+                            "(default 0)"),
+        "K_axis": Key("vec3", (0.0, 0.0, 1.0), doc="[dynamics]: the anisotropy axis e_K"),
+        "alpha_G": Key("float", None, "-", "[dynamics]: Gilbert damping", check=non_negative),
         "tau_components_s": Key("vec3", None, "s", "component-wise tau_k (Eqs. 66, 73: relaxation "
                                 "-(m^k - m_eq^k)/tau_k, A = I + diag(tau_k/tau_sf)[alpha]x)",
                                 check=positive_components),
@@ -134,6 +140,20 @@ SCHEMA: dict[str, dict[str, Key]] = {
                      choices=("none", "uniform", "solved")),
         "j_A_per_m2": Key("vec3", None, "A/m^2", "drive uniform: the charge (conventional) current "
                           "density j_e; electrons flow the other way"),
+    },
+    "dynamics": {
+        "t_end_s": Key("float", None, "s", "simulate the magnetization's LLG equation (Eq. 79) coupled "
+                       "to the accumulation up to this time (default: a steady solve only)",
+                       check=positive),
+        "dt_s": Key("float", None, "s", "time step (t_end_s a whole number of them)", check=positive),
+        "theta": Key("float", 1.0, "-", "implicitness of the exchange term, 0.5 .. 1 (1: "
+                     "unconditionally stable)", check=lambda v: None if 0.5 <= v <= 1 else
+                     "must be in [0.5, 1]"),
+        "output_every": Key("int", 10, doc="write the time series every this many steps",
+                            check=at_least(1)),
+        "rho": Key("float", 1.0, "-", "accumulation scale s0/Ms of the normalised mode: B_sd = "
+                   "-(omega0 rho/gamma) m (with a current drive m is in A/m and B_sd = "
+                   "-omega0 m/(gamma Ms))", check=non_negative),
     },
     "boundary": {
         "left_end": Key("vec3", None, doc="m at the left end (default -u_L, the paper's)"),
@@ -201,6 +221,8 @@ NAMED: dict[str, dict[str, Key]] = {
         "B_T": Key("vec3", None, "T", "(default [field]) applied field in this region"),
         "m_eq": Key("str", "zero", doc="equilibrium accumulation: zero, or magnetization (m_eq = M/M0, "
                     "as in the paper's ring)", choices=("zero", "magnetization")),
+        "dynamic": Key("bool", True, doc="[dynamics]: false holds this magnet's direction fixed "
+                       "(a reference layer)"),
     },
     "boundaries": {
         "type": Key("str", "free", doc="fixed (a reservoir: m = boundaries.NAME.m), current (given "
@@ -323,6 +345,30 @@ def resolve_case(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict[s
     return case
 
 
+def _check_dynamics(case: dict) -> None:
+    """[dynamics] needs a step, Ms and alpha_G for every magnet, and one uniform field."""
+    dyn = case["dynamics"]
+    if dyn["t_end_s"] is None:
+        if dyn["dt_s"] is not None:
+            raise CaseError("[dynamics] dt_s needs t_end_s (the end of the simulated time)")
+        return
+    if dyn["dt_s"] is None:
+        raise CaseError("[dynamics] t_end_s needs dt_s (the time step)")
+    steps = dyn["t_end_s"] / dyn["dt_s"]
+    if abs(steps - round(steps)) > 1e-9 * steps or round(steps) < 1:
+        raise _fail("dynamics", "dt_s", dyn["dt_s"], f"t_end_s = {dyn['t_end_s']!r} must be a whole "
+                    "number of steps")
+    tables = {f"regions.{n}": r for n, r in case["regions"].items() if r["magnet"]} or \
+        {"material": case["material"]}
+    for where, spec in tables.items():
+        for key in ("Ms_A_per_m", "alpha_G"):
+            if spec[key] is None:
+                raise CaseError(f"[{where}] {key} is missing: [dynamics] needs it for every magnet")
+        if case["regions"] and spec.get("B_T") != case["field"]["B_T"]:
+            raise _fail(where, "B_T", spec.get("B_T"), "[dynamics] takes one uniform field: set "
+                        "[field] B_T only")
+
+
 def _default(spec: Key) -> Any:
     return list(spec.default) if isinstance(spec.default, tuple) else \
         dict(spec.default) if isinstance(spec.default, dict) else spec.default
@@ -405,6 +451,7 @@ def _resolve_regions(case: dict, raw: Mapping) -> None:
             raise CaseError(f"[boundaries.{name}] give potential_V or current_A, not both")
         if "type" not in given_b:  # a contact is a reservoir unless told otherwise
             bnd["type"], bnd["m"] = "fixed", [0.0, 0.0, 0.0]
+    _check_dynamics(case)
     for name, bnd in case["boundaries"].items():
         where = f"boundaries.{name}"
         need = {"fixed": "m", "current": "J_m_per_s", "free": None}[bnd["type"]]

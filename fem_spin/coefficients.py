@@ -236,3 +236,19 @@ def cellwise_by_name(domain, values: Mapping[str, float]):
     """A Constant or DG0 Function with one value per named cell group of a Domain."""
     cells = {n: domain.cell_tags.find(domain.cells[n]).astype(np.int32) for n in values}
     return _cellwise(domain.mesh, [(cells[n], v) for n, v in values.items()])
+
+
+def with_ghosts(mesh, cells: np.ndarray | None) -> np.ndarray | None:
+    """The owned `cells` plus the ghost cells of the same group (tags hold owned cells only):
+    a continuous field interpolated on a group must also see the ghost cells, or a node owned
+    here but touched only by another rank's cells of the group keeps no value."""
+    if cells is None:
+        return None
+    W = dolfinx.fem.functionspace(mesh, ("DG", 0))
+    flag = dolfinx.fem.Function(W)
+    flag.x.array[W.dofmap.list[cells, 0]] = 1.0
+    flag.x.scatter_forward()
+    tdim = mesh.topology.dim
+    imap = mesh.topology.index_map(tdim)
+    every = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
+    return every[flag.x.array[W.dofmap.list[every, 0]] > 0]

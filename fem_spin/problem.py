@@ -74,6 +74,7 @@ class SpinProblem:
                                    B=tuple(self.B), m_eq=self.m_eq))]
         elif isinstance(self.regions, Mapping):
             pairs = regions_of(self.domain, self.regions)
+            self.regions = dict(self.regions)
         else:
             pairs = list(self.regions)
         if self.material is None:

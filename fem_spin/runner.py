@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -479,19 +480,51 @@ def run_case(case: dict, output: Path | None, overwrite: bool = False,
     logger.info("mesh: %d cells, dim %d", domain.num_cells(), domain.mesh.topology.dim)
     problem = make_problem(case, domain, petsc_options)
     problem.timings = timings
-    problem.solve()
-    s, pts, abscissa = profile_samples(case, problem)
-    values = sample(problem.m, pts)
-    if case["geometry"]["kind"] == "gmsh" and comm.rank == 0:  # a line may leave a device
-        keep = ~np.isnan(values).any(axis=1)
-        if not keep.all():
-            logger.warning("warning: %d of %d points of the profile line lie outside the mesh and "
-                           "are left out of profile.csv", np.count_nonzero(~keep), len(keep))
-        s, values = s[keep], values[keep]
-    check_finite(problem, values, abscissa)
-    k = material.transverse_k
+    # A dynamic run writes its time series as it goes: the result folder opens first (still a
+    # hidden temporary one, moved into place only when everything is written).
+    folder = atomic_dir(output, comm, overwrite) if output is not None else contextlib.nullcontext()
+    with folder as tmp:
+        rows = run_coupled(case, problem, tmp) if case["dynamics"]["t_end_s"] else None
+        if rows is None:
+            problem.solve()
+        s, pts, abscissa = profile_samples(case, problem)
+        values = sample(problem.m, pts)
+        if case["geometry"]["kind"] == "gmsh" and comm.rank == 0:  # a line may leave a device
+            keep = ~np.isnan(values).any(axis=1)
+            if not keep.all():
+                logger.warning("warning: %d of %d points of the profile line lie outside the mesh "
+                               "and are left out of profile.csv", np.count_nonzero(~keep), len(keep))
+            s, values = s[keep], values[keep]
+        check_finite(problem, values, abscissa)
+        summary = run_summary(case, problem, values, material)
+        if rows is not None:
+            summary["dynamics"] = {"steps": len(rows) - 1, "final": rows[-1],
+                                   "max_norm_error": max(r["max_norm_error"] for r in rows)}
+        result = RunResult(problem, output, summary, values)
+        if output is not None:
+            with stage("write", comm, timings):
+                write_results(case, problem, tmp, s, values, abscissa)
+                if rows is not None and comm.rank == 0 and case["output"]["png"]:
+                    from .dynamics import plot_dynamics
+
+                    plot_dynamics(rows, magnet_names(case), tmp / "dynamics.png",
+                                  "magnetization dynamics (Eq. 79)")
+    summary["timings_s"] = timings
+    if output is None:
+        return result
+    if comm.rank == 0:  # written once, after the move, so it has the write stage's time too
+        partial = output / ".summary.json.partial"
+        partial.write_text(json.dumps({**summary, "versions": versions()}, indent=2) + "\n")
+        partial.replace(output / "summary.json")
+    logger.info("results in %s", shown_as or output)
+    return result
+
+
+def run_summary(case: dict, problem: SpinProblem, values: np.ndarray | None, material: Material) -> dict:
+    """summary.json's numbers (collective: every rank calls it; the peaks come from rank 0)."""
+    comm, k = problem.domain.comm, material.transverse_k
     summary = {
-        "dofs": problem.num_dofs, "cells": domain.num_cells(), "ranks": comm.size,
+        "dofs": problem.num_dofs, "cells": problem.domain.num_cells(), "ranks": comm.size,
         "degree": problem.degree, "quadrature_degree": problem.form.quadrature_degree,
         "solver": problem.solver, "iterations": getattr(problem, "iterations", None),
         "l_sf_nm": material.l_sf_nm, "beta": material.beta,
@@ -500,9 +533,9 @@ def run_case(case: dict, output: Path | None, overwrite: bool = False,
         "transverse_decay_length_nm": 1.0 / k.real,
         "transverse_wavelength_nm": 2 * np.pi / abs(k.imag) if k.imag else None,
         "transverse_resolution_length_nm": 1.0 / abs(k),
+        "regions": region_summaries(problem),
+        "boundary_spin_currents": boundary_currents(problem),
     }
-    summary["regions"] = region_summaries(problem)
-    summary["boundary_spin_currents"] = boundary_currents(problem)
     if getattr(problem, "potential", None) is not None:
         summary["contacts"] = {n: {"potential_V": problem.potential.potentials[n], "current_A":
                                    problem.potential.currents[n]} for n in problem.potential.currents}
@@ -510,20 +543,68 @@ def run_case(case: dict, output: Path | None, overwrite: bool = False,
         summary["max_abs_m"] = {c: float(np.max(np.abs(values[:, i]))) for i, c in enumerate("xyz")}
     summary = comm.bcast(summary, root=0)
     summary["units"] = units_of(case)
-    result = RunResult(problem, output, summary, values)
-    if output is None:
-        summary["timings_s"] = timings
-        return result
-    with stage("write", comm, timings):
-        with atomic_dir(output, comm, overwrite) as tmp:
-            write_results(case, problem, tmp, s, values, abscissa)
-    summary["timings_s"] = timings
-    if comm.rank == 0:  # written once, after the move, so it has the write stage's time too
-        partial = output / ".summary.json.partial"
-        partial.write_text(json.dumps({**summary, "versions": versions()}, indent=2) + "\n")
-        partial.replace(output / "summary.json")
-    logger.info("results in %s", shown_as or output)
-    return result
+    return summary
+
+
+def magnet_names(case: dict) -> list[str]:
+    """The cell groups whose averages the dynamics records (the device's magnets)."""
+    return [n for n, r in case["regions"].items() if r["magnet"]]
+
+
+def llg_of(case: dict, problem: SpinProblem):
+    """The LLG integrator of a case with [dynamics]: its magnets, constants and initial u."""
+    from .llg import LLG, MagnetParams
+
+    def params(spec: dict, dynamic: bool = True) -> MagnetParams:
+        return MagnetParams(Ms=spec["Ms_A_per_m"], A_ex=spec["A_ex_J_per_m"] or 0.0,
+                            K_u=spec["K_u_J_per_m3"] or 0.0, K_axis=tuple(spec["K_axis"]),
+                            alpha_G=spec["alpha_G"], dynamic=dynamic)
+
+    def direction(source):
+        def u0(x):
+            v = source(x)
+            n = np.linalg.norm(v, axis=0)
+            return np.where(n > 0, v / np.where(n > 0, n, 1.0), 0.0)
+        return u0
+
+    dom = problem.domain
+    if case["geometry"]["kind"] == "gmsh":
+        magnets = [(dom.cell_tags.find(dom.cells[n]).astype(np.int32), params(r, r["dynamic"]),
+                    direction(problem.regions[n].magnetization))
+                   for n, r in case["regions"].items() if r["magnet"]]
+    else:
+        magnets = [(None, params(case["material"]), direction(profile_from(case)))]
+    dyn = case["dynamics"]
+    return LLG(dom.mesh, magnets, B=tuple(case["field"]["B_T"]), theta=dyn["theta"])
+
+
+def run_coupled(case: dict, problem: SpinProblem, folder: Path | None) -> list[dict]:
+    """[dynamics]: the LLG of the magnets coupled to the quasi-static accumulation."""
+    from .dynamics import Coupling, run_dynamics
+
+    llg = llg_of(case, problem)
+    coef, dyn = problem.coef, case["dynamics"]
+    if case["current"]["drive"] != "none":  # m in A/m: B_sd = -omega0 m/(gamma Ms)
+        scale = coef.cellwise({id(r): (1.0 / r.Ms if r.magnetization is not None else 0.0)
+                               for _, r in coef.regions})
+    else:
+        scale = dyn["rho"]
+    cells = np.unique(np.concatenate([c if c is not None else np.arange(
+        dom_cells(problem), dtype=np.int32) for c, r in coef.regions if r.magnetization is not None]
+        or [np.zeros(0, np.int32)])).astype(np.int32)
+    coupling = Coupling(problem, llg, scale, cells)
+    try:
+        return run_dynamics(coupling, dyn["t_end_s"], dyn["dt_s"], folder, dyn["output_every"],
+                            magnet_names(case))
+    finally:
+        coupling.destroy()
+        llg.destroy()
+
+
+def dom_cells(problem: SpinProblem) -> int:
+    """Local cells, ghosts included."""
+    imap = problem.domain.mesh.topology.index_map(problem.domain.mesh.topology.dim)
+    return imap.size_local + imap.num_ghosts
 
 
 # What the numbers in every output mean (summary.json "units", README.txt in each result).

@@ -1,0 +1,219 @@
+"""Magnetization dynamics: the Landau-Lifshitz-Gilbert equation of Eq. 79 (MODEL.md).
+
+For the unit direction u in the magnets (mu = 1 there),
+
+    du/dt = -gamma u x B_eff + alpha_G u x du/dt,
+    B_eff = (2 A_ex/Ms) lap u + (2 K_u/Ms)(u.e_K) e_K + B + B_sd,
+
+with zero normal derivative of u on every boundary. Crossing with u gives the form that the
+tangent-plane scheme (Alouges 2008, as in magnum.fe) discretises: find the velocity v in the
+discrete tangent space {v : v(z).u^n(z) = 0 at every node z} with
+
+    alpha_G (v, phi)_h + (u^n x v, phi)_h + theta k c_ex (grad v, grad phi)
+        = -c_ex (grad u^n, grad phi) + gamma (B_K(u^n) + B + B_sd, phi)_h,    c_ex = gamma 2 A_ex/Ms,
+
+for every phi in that space ((.,.)_h lumped, so the constraint holds node by node), then
+u^{n+1}(z) = (u^n(z) + k v(z))/|u^n(z) + k v(z)|: |u| = 1 at the nodes to round-off after every
+step. theta in [1/2, 1]; theta = 1 makes the exchange term unconditionally stable (the
+anisotropy, field and B_sd are explicit). The tangent space is a 2-dimensional basis per node
+(matrix Q, 3N x 2N), the reduced system Q^T A Q is solved by MUMPS.
+
+Lengths in nm (c_ex carries 1e18), times in seconds, fields in tesla. u is P1 on the whole mesh;
+nodes outside the magnets (and in regions that do not move) are held fixed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._backend import MPI, PETSc, dolfinx, ufl
+from .coefficients import GAMMA, _cellwise, with_ghosts
+
+NM2_PER_M2 = 1e18
+
+
+@dataclass(frozen=True, kw_only=True)
+class MagnetParams:
+    """Micromagnetic constants of one region (SI).
+
+    Attributes:
+        Ms: saturation magnetization [A/m].
+        A_ex: exchange stiffness [J/m].
+        K_u: uniaxial anisotropy [J/m^3], axis K_axis.
+        alpha_G: Gilbert damping.
+        dynamic: False holds u fixed (a pinned or reference layer).
+    """
+
+    Ms: float
+    A_ex: float = 0.0
+    K_u: float = 0.0
+    K_axis: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    alpha_G: float = 0.01
+    dynamic: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.Ms > 0:
+            raise ValueError(f"Ms must be > 0 A/m, got {self.Ms!r}")
+        if self.A_ex < 0 or self.alpha_G < 0:
+            raise ValueError(f"A_ex and alpha_G must be >= 0, got {self.A_ex!r}, {self.alpha_G!r}")
+        if np.linalg.norm(self.K_axis) == 0:
+            raise ValueError("K_axis must be a non-zero vector")
+
+
+class LLG:
+    """The tangent-plane integrator of the LLG equation on a mesh's magnets.
+
+    Args:
+        mesh: the mesh (nm).
+        magnets: (cells, MagnetParams, u0) triples; cells None for every cell; u0 a callable
+            x -> (3, N) giving the initial direction (normalised at the nodes; a node where it
+            is zero has no magnet and is held). Fixed magnets are set first, so a node shared
+            with a moving magnet starts with the moving one's direction.
+        B: applied field [T] (uniform).
+        theta: 1/2 .. 1, the implicitness of the exchange term.
+    """
+
+    def __init__(self, mesh, magnets: list, B=(0.0, 0.0, 0.0), theta: float = 1.0):
+        if not 0.5 <= theta <= 1.0:
+            raise ValueError(f"theta must be in [1/2, 1], got {theta!r}")
+        magnets = [(with_ghosts(mesh, c), p, u0) for c, p, u0 in magnets]
+        self.mesh, self.theta, self.magnets = mesh, theta, magnets
+        comm = mesh.comm
+        tdim = mesh.topology.dim
+        self.U = dolfinx.fem.functionspace(mesh, ("Lagrange", 1, (3,)))
+        self.u = dolfinx.fem.Function(self.U, name="u")
+        # Cell markers: 1 on magnets that move, 2 on fixed magnets (u held), 0 elsewhere.
+        ncells = mesh.topology.index_map(tdim).size_local + mesh.topology.index_map(tdim).num_ghosts
+        marker = np.zeros(ncells, dtype=np.int32)
+        for cells, p, _ in magnets:
+            idx = np.arange(ncells, dtype=np.int32) if cells is None else cells
+            marker[idx] = 1 if p.dynamic else 2
+        self.cells_magnet = np.flatnonzero(marker > 0).astype(np.int32)
+        tags = dolfinx.mesh.meshtags(mesh, tdim, np.arange(ncells, dtype=np.int32), marker)
+        self.dx = ufl.Measure("dx", domain=mesh, subdomain_data=tags)
+        self.dxv = ufl.Measure("dx", domain=mesh, subdomain_data=tags,
+                               metadata={"quadrature_rule": "vertex", "quadrature_degree": 1})
+        pairs = [(c, p) for c, p, _ in magnets]
+        self.alpha = _cellwise(mesh, [(c, p.alpha_G) for c, p in pairs])
+        self.c_ex = _cellwise(mesh, [(c, GAMMA * 2 * p.A_ex / p.Ms * NM2_PER_M2) for c, p in pairs])
+        self.c_K = _cellwise(mesh, [(c, 2 * p.K_u / p.Ms) for c, p in pairs])
+        self.e_K = _cellwise(mesh, [(c, np.asarray(p.K_axis, float) / np.linalg.norm(p.K_axis))
+                                    for c, p in pairs], (3,))
+        self.Ms = _cellwise(mesh, [(c, p.Ms) for c, p in pairs])
+        self.A_ex = _cellwise(mesh, [(c, p.A_ex) for c, p in pairs])
+        self.K_u = _cellwise(mesh, [(c, p.K_u) for c, p in pairs])
+        self.B = dolfinx.fem.Constant(mesh, dolfinx.default_scalar_type(tuple(B)))
+        self.B_sd = dolfinx.fem.Function(self.U, name="B_sd")  # set by the coupling, tesla
+        self.k = dolfinx.fem.Constant(mesh, dolfinx.default_scalar_type(1e-13))
+        # Which nodes move: lumped mass of the moving magnets > 0 (owned and ghost nodes).
+        S1 = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
+        w = dolfinx.fem.assemble_vector(dolfinx.fem.form(ufl.TestFunction(S1) * self.dxv(1)))
+        w.scatter_reverse(dolfinx.la.InsertMode.add)
+        w.scatter_forward()
+        for cells, p, u0 in sorted(magnets, key=lambda t: t[1].dynamic):
+            self.u.interpolate(u0, cells0=cells)
+        self._normalise()
+        self.moving = (w.array > 0) & (np.linalg.norm(self.u.x.array.reshape(-1, 3), axis=1) > 0)
+        v, phi = ufl.TrialFunction(self.U), ufl.TestFunction(self.U)
+        un = self.u
+        a = ((self.alpha * ufl.inner(v, phi) + ufl.inner(ufl.cross(un, v), phi)) * self.dxv(1)
+             + self.theta * self.k * self.c_ex * ufl.inner(ufl.grad(v), ufl.grad(phi)) * self.dx(1))
+        L = (-self.c_ex * ufl.inner(ufl.grad(un), ufl.grad(phi)) * self.dx(1)
+             + GAMMA * ufl.inner(self.field(un), phi) * self.dxv(1))
+        self.a, self.L = dolfinx.fem.form(a), dolfinx.fem.form(L)
+        self.A = dolfinx.fem.petsc.create_matrix(self.a)
+        self.b = dolfinx.fem.petsc.create_vector(self.U)
+        self.ksp = PETSc.KSP().create(comm)
+        self.ksp.setType("preonly")
+        pc = self.ksp.getPC()
+        pc.setType("lu")
+        pc.setFactorSolverType("mumps")
+        self.velocity = dolfinx.fem.Function(self.U, name="v")
+        self.steps = 0
+
+    def field(self, u) -> ufl.core.expr.Expr:
+        """The explicit part of B_eff [T]: anisotropy, applied field and B_sd."""
+        return self.c_K * ufl.dot(u, self.e_K) * self.e_K + self.B + self.B_sd
+
+    def _normalise(self) -> None:
+        x = self.u.x.array.reshape(-1, 3)
+        n = np.linalg.norm(x, axis=1)
+        x[n > 0] /= n[n > 0, None]
+        self.u.x.scatter_forward()
+
+    def _tangent_basis(self) -> PETSc.Mat:
+        """Q (3N x 2N): two orthonormal vectors normal to u^n at every moving owned node."""
+        imap = self.U.dofmap.index_map
+        n, r0 = imap.size_local, imap.local_range[0]
+        u = self.u.x.array.reshape(-1, 3)[:n]
+        mask = self.moving[:n].astype(float)[:, None]
+        u = np.where(mask > 0, u, [[0.0, 0.0, 1.0]])  # held nodes: any basis, masked below
+        helper = np.where(np.abs(u[:, [0]]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+        t1 = np.cross(u, helper)
+        t1 /= np.linalg.norm(t1, axis=1)[:, None]
+        t2 = np.cross(u, t1)
+        vals = np.stack([t1 * mask, t2 * mask], axis=2)  # (n, 3, 2)
+        rows = np.arange(3 * n + 1, dtype=PETSc.IntType) * 2
+        cols = (2 * r0 + np.repeat(np.arange(n), 3)[:, None] * 2 + np.arange(2)).astype(PETSc.IntType)
+        Q = PETSc.Mat().createAIJ(((3 * n, None), (2 * n, None)),
+                                  csr=(rows, cols.reshape(-1), vals.reshape(-1)), comm=self.mesh.comm)
+        Q.assemble()
+        return Q
+
+    def step(self, dt: float) -> None:
+        """One step of length dt [s]: the velocity in the tangent space, then renormalise."""
+        self.k.value = dt
+        self.A.zeroEntries()
+        dolfinx.fem.petsc.assemble_matrix(self.A, self.a)
+        self.A.assemble()
+        with self.b.localForm() as loc:
+            loc.set(0.0)
+        dolfinx.fem.petsc.assemble_vector(self.b, self.L)
+        self.b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        Q = self._tangent_basis()
+        Ar = self.A.PtAP(Q)
+        # Rows of fixed nodes are empty in Q^T A Q: an identity there keeps it regular (and may
+        # need new entries: PtAP stores none in an empty row).
+        Ar.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, False)
+        diag = Ar.getDiagonal()
+        d = diag.getArray()  # the owned entries (a plain MPI Vec: no ghosts)
+        d[d == 0] = 1.0
+        Ar.setDiagonal(diag, addv=PETSc.InsertMode.INSERT_VALUES)
+        br, y = Ar.createVecs()
+        Q.multTranspose(self.b, br)
+        self.ksp.setOperators(Ar)
+        self.ksp.solve(br, y)
+        Q.mult(y, self.velocity.x.petsc_vec)
+        self.velocity.x.scatter_forward()
+        for obj in (Q, Ar, br, y, diag):
+            obj.destroy()
+        self.u.x.array[:] += dt * self.velocity.x.array
+        self._normalise()
+        self.steps += 1
+
+    def energies(self) -> dict[str, float]:
+        """Exchange, anisotropy and Zeeman (applied field) energies of the moving magnets [J]
+        (the exchange between a moving and a held magnet is not modelled)."""
+        if not hasattr(self, "_energy_forms"):
+            u = self.u
+            self._energy_forms = {k: dolfinx.fem.form(e * self.dx(1)) for k, e in (
+                ("exchange_J", self.A_ex * NM2_PER_M2 * ufl.inner(ufl.grad(u), ufl.grad(u))),
+                ("anisotropy_J", -self.K_u * ufl.dot(u, self.e_K) ** 2),
+                ("zeeman_J", -self.Ms * ufl.dot(u, self.B)))}
+        comm = self.mesh.comm
+        e = {k: comm.allreduce(dolfinx.fem.assemble_scalar(f), op=MPI.SUM) * 1e-27
+             for k, f in self._energy_forms.items()}
+        e["total_J"] = sum(e.values())
+        return e
+
+    def max_norm_error(self) -> float:
+        """max | |u(z)| - 1 | over the magnet nodes (every rank)."""
+        x = self.u.x.array.reshape(-1, 3)
+        local = float(np.max(np.abs(np.linalg.norm(x[self.moving], axis=1) - 1.0), initial=0.0))
+        return self.mesh.comm.allreduce(local, op=MPI.MAX)
+
+    def destroy(self) -> None:
+        for obj in (self.ksp, self.A, self.b):
+            obj.destroy()

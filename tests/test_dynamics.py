@@ -1,0 +1,173 @@
+"""Magnetization dynamics (issue 11): C7 macrospin precession with damping and the scheme's
+order, C8 Bloch wall by damped relaxation with the energy never increasing, |u| = 1 at the
+nodes, the coupled spin valve on 1 and 2 ranks, the [dynamics] case."""
+
+import json
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from fem_spin.case import resolve_case
+from fem_spin.coefficients import GAMMA
+from fem_spin.llg import LLG, MagnetParams
+from fem_spin.runner import run_case
+from helpers import uniform_1d_slab
+from test_cli import run, write_case
+
+RANK = MPI.COMM_WORLD.rank
+
+
+def uniform(v):
+    return lambda x: np.tile(np.asarray(v, float)[:, None], (1, x.shape[1]))
+
+
+def macrospin_error(n: int, t_end: float = 5e-11, th0: float = 1.0, B0: float = 1.0, a: float = 0.1):
+    dom = uniform_1d_slab(2.0, 1.0, MPI.COMM_SELF)
+    llg = LLG(dom.mesh, [(None, MagnetParams(Ms=8e5, alpha_G=a), uniform([np.sin(th0), 0, np.cos(th0)]))],
+              B=(0.0, 0.0, B0))
+    for _ in range(n):
+        llg.step(t_end / n)
+    th = 2 * np.arctan(np.tan(th0 / 2) * np.exp(-a * GAMMA * B0 * t_end / (1 + a * a)))
+    ph = GAMMA * B0 * t_end / (1 + a * a)  # counter-clockwise about +B
+    exact = np.array([np.sin(th) * np.cos(ph), np.sin(th) * np.sin(ph), np.cos(th)])
+    err = np.max(np.linalg.norm(llg.u.x.array.reshape(-1, 3) - exact, axis=1))
+    norm_err = llg.max_norm_error()
+    llg.destroy()
+    return err, norm_err
+
+
+def test_c7_macrospin_precession_and_damping_order_one():
+    (e1, n1), (e2, n2), (e3, n3) = (macrospin_error(n) for n in (100, 200, 400))
+    orders = np.log2([e1 / e2, e2 / e3])
+    assert np.all(np.abs(orders - 1.0) < 0.2), orders  # explicit field: first order in dt
+    assert e3 < 0.04
+    assert max(n1, n2, n3) < 1e-12  # |u| = 1 at the nodes after every step
+
+
+def test_c8_bloch_wall_by_damped_relaxation():
+    """A_ex = 1e-11 J/m, K_u = 1e5 J/m^3 along z: from a rough linear ramp, damped relaxation
+    reaches u_z = -tanh(x/delta), delta = sqrt(A/K) = 10 nm, with the energy never increasing
+    and the wall energy 4 sqrt(A K) per area."""
+    A, K, Ms = 1e-11, 1e5, 8e5
+    delta = np.sqrt(A / K) * 1e9
+    L = 200.0
+    dom = uniform_1d_slab(L, 0.5, MPI.COMM_SELF)
+    rough = lambda x: np.vstack([0 * x[0], np.ones(x.shape[1]), -np.clip(x[0] / 20, -3, 3)])  # noqa: E731
+    llg = LLG(dom.mesh, [(None, MagnetParams(Ms=Ms, A_ex=A, K_u=K, alpha_G=1.0), rough)])
+    energies = [llg.energies()["total_J"]]
+    for _ in range(300):
+        llg.step(5e-12)
+        energies.append(llg.energies()["total_J"])
+        assert llg.max_norm_error() < 1e-12
+    # never increases, up to 1e-10 of the energy (round-off once the wall has settled)
+    assert np.all(np.diff(energies) <= 1e-10 * abs(energies[0])), "energy increased"
+    assert energies[-1] < energies[0] - 0.1 * abs(energies[0])
+    x = llg.U.tabulate_dof_coordinates()[:, 0]
+    u = llg.u.x.array.reshape(-1, 3)
+    sel = np.abs(u[:, 2]) < 0.9
+    slope, icpt = np.polyfit(x[sel], np.arctanh(-u[sel, 2]), 1)
+    assert 1 / slope == pytest.approx(delta, rel=0.01)
+    centre = -icpt / slope
+    assert np.max(np.abs(np.abs(u[:, 1]) - 1 / np.cosh((x - centre) / delta))) < 1e-3
+    wall = energies[-1] - (-K * L * 1e-9 * 1e-18)  # minus the uniform state's, 1 nm^2 section
+    assert wall == pytest.approx(4 * np.sqrt(A * K) * 1e-18, rel=0.01)
+    llg.destroy()
+
+
+DYN_CASE = """
+[geometry]
+kind = "gmsh"
+file = "{geo}"
+parameters = {{dim = 1, L = 40.0, h_interface = 0.3, h_far = 0.6}}
+[material]
+Ms_A_per_m = 8e5
+A_ex_J_per_m = 1e-11
+K_u_J_per_m3 = 5e4
+alpha_G = 0.05
+[field]
+B_T = [0.0, 0.0, 0.05]
+[regions.layer_left]
+profile = "uniform"
+direction = [0.0, 0.0, 1.0]
+dynamic = false
+[regions.layer_right]
+profile = "uniform"
+direction = [0.0, 1.0, 0.0]
+[boundaries.left_end]
+type = "fixed"
+m = [0.0, 0.0, -1.0]
+[boundaries.right_end]
+type = "fixed"
+m = [0.0, 0.0, 0.0]
+[dynamics]
+t_end_s = 1e-10
+dt_s = 1e-12
+output_every = 50
+rho = {rho}
+[discretization]
+degree = 1
+[output]
+profile_points = 101
+png = false
+"""
+
+
+def dyn_case(rho=0.01):
+    from pathlib import Path
+
+    geo = Path(__file__).resolve().parents[1] / "meshes" / "slab.geo"
+    import tomllib
+
+    return resolve_case(tomllib.loads(DYN_CASE.format(geo=geo, rho=rho)))
+
+
+@pytest.mark.mpi
+def test_coupled_spin_valve_same_trajectory_on_1_and_2_ranks():
+    """100 steps of the coupled system (LLG + quasi-static accumulation): the free layer's
+    average direction agrees on COMM_WORLD and COMM_SELF to 1e-8, and the accumulation moves it
+    (a drive of rho = 0 leaves a different trajectory)."""
+    world = run_case(dyn_case(), None, comm=MPI.COMM_WORLD).summary["dynamics"]["final"]
+    alone = run_case(dyn_case(), None, comm=MPI.COMM_SELF).summary["dynamics"]["final"]
+    for c in "xyz":
+        assert world[f"u_{c}_layer_right"] == pytest.approx(alone[f"u_{c}_layer_right"], abs=1e-8)
+    undriven = run_case(dyn_case(rho=0.0), None, comm=MPI.COMM_SELF).summary["dynamics"]["final"]
+    assert abs(undriven["u_x_layer_right"] - alone["u_x_layer_right"]) > 1e-2
+    assert alone["max_norm_error"] < 1e-12
+    assert world["u_z_layer_left"] > 0.98  # held (but its node at the interface belongs to the free layer)
+
+
+@pytest.mark.mpi
+def test_dynamics_case_writes_series_and_table(comm_tmp):
+    from pathlib import Path
+
+    geo = Path(__file__).resolve().parents[1] / "meshes" / "slab.geo"
+    text = DYN_CASE.format(geo=geo, rho=0.01).replace("png = false", "png = true")
+    assert run("run", write_case(comm_tmp, text), "-o", comm_tmp / "dyn", "-q") == 0
+    if RANK == 0:
+        out = comm_tmp / "dyn"
+        for name in ("u_t.pvd", "m_t.pvd", "dynamics.csv", "dynamics.png", "fields.pvd"):
+            assert (out / name).exists(), name
+        table = np.genfromtxt(out / "dynamics.csv", delimiter=",", names=True)
+        assert len(table) == 101 and table["t_s"][-1] == pytest.approx(1e-10)
+        assert np.max(table["max_norm_error"]) < 1e-12
+        s = json.loads((out / "summary.json").read_text())
+        assert s["dynamics"]["steps"] == 100
+        assert (out / "u_t.pvd").read_text().count("<DataSet") == 3  # t = 0, 50 and 100 steps
+
+
+@pytest.mark.parametrize("change,words", [
+    ("dt_s = 1e-12\n", "[dynamics] t_end_s needs dt_s"),
+    ("dt_s = 1e-12", "dt_s = 3e-12"),
+    ("Ms_A_per_m = 8e5\n", "Ms_A_per_m is missing"),
+])
+def test_dynamics_input_errors(comm_tmp, capfd, change, words):
+    from pathlib import Path
+
+    geo = Path(__file__).resolve().parents[1] / "meshes" / "slab.geo"
+    text = DYN_CASE.format(geo=geo, rho=0.01)
+    text = text.replace(change, "" if change.endswith("\n") else "dt_s = 3e-12")
+    assert run("run", write_case(comm_tmp, text), "-o", comm_tmp / "out") == 2
+    if RANK == 0:
+        assert words in capfd.readouterr().err
+    assert not (comm_tmp / "out").exists()
