@@ -32,9 +32,8 @@ owner=$(stat -c '%u:%g' "$out/slab/summary.json")
 [ "$owner" = "$(id -u):$(id -g)" ] || { echo "result owned by $owner, not the host user"; exit 1; }
 echo "== demo: $((t3 - t2)) s, files owned by the host user ($owner)"
 
-echo "== tests in the container (as the image's user; ../shared mounted for the OVF samples)"
-shared=$(cd ../shared 2>/dev/null && pwd || true)
-podman run --rm --network host ${shared:+-v "$shared:/tmp/shared:ro"} "$TAG" bash -c '
+echo "== tests in the container (as the image's user)"
+podman run --rm --network host "$TAG" bash -c '
     set -e; cp -r /opt/fem_spin /tmp/fem_spin; cd /tmp/fem_spin
     python -m pytest -q -p no:cacheprovider tests
     mpirun -n 2 python -m mpi4py -m pytest -q -p no:cacheprovider -m mpi tests'

@@ -10,8 +10,8 @@ from mpi4py import MPI
 from fem_spin._backend import dolfinx
 from fem_spin.ovf import GridMagnetization, OVFError, OVFField, read_ovf, write_ovf
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ovf"
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data/ovf not present")
+DATA = Path(__file__).resolve().parent / "data" / "ovf"  # copies of ../shared/data/ovf
+needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="tests/data/ovf not present")
 
 
 @needs_data
