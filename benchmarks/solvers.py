@@ -55,10 +55,10 @@ def worker(h: float, method: str, a0: float = 100.0, degree: int = 1, length: fl
     import fem_spin._backend  # noqa: F401
     from mpi4py import MPI
 
-    from fem_spin.magnetization import Interface
-    from fem_spin.material import Material
-    from fem_spin.mesh import SlabGeometry, build_slab
-    from fem_spin.problem import slab_problem
+    from fem_spin.physics.magnetization import Interface
+    from fem_spin.physics.material import Material
+    from fem_spin.geometry.mesh import SlabGeometry, build_slab
+    from fem_spin.physics.problem import slab_problem
 
     comm = MPI.COMM_WORLD
     row: dict = {"method": method, "h_nm": h, "ranks": comm.size, "a0_beta": a0, "degree": degree,
@@ -102,7 +102,7 @@ def poisson(dom) -> dict:
     from petsc4py import PETSc
 
     import dolfinx
-    from fem_spin.solvers import LinearSolver
+    from fem_spin.solvers.linear import LinearSolver
 
     comm = dom.comm
     V = dolfinx.fem.functionspace(dom.mesh, ("Lagrange", 1))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fem_spin.ovf import OVFField, write_ovf
+from fem_spin.io.ovf import OVFField, write_ovf
 
 n, nz, cell, radius, core = 20, 5, 2e-9, 20e-9, 5e-9
 x = (np.arange(n) + 0.5) * cell - radius  # cell centres, the disk centred at 0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mpi4py import MPI
 
-from fem_spin.paper import peaks, plot_figure, ring_case, sweep
+from fem_spin.app.paper import peaks, plot_figure, ring_case, sweep
 from fem_spin.progress import configure_logging, logger
 
 configure_logging()

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fem_spin.case import resolve_case
+from fem_spin.io.case import resolve_case
 from fem_spin.progress import configure_logging, logger
-from fem_spin.runner import run_case
+from fem_spin.app.runner import run_case
 from mpi4py import MPI
 
 configure_logging()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mpi4py import MPI
 
-from fem_spin.paper import peaks, plot_figure, slab_case, sweep
+from fem_spin.app.paper import peaks, plot_figure, slab_case, sweep
 from fem_spin.progress import configure_logging, logger
 
 configure_logging()
@@ -67,7 +67,7 @@ if comm.rank == 0:
 # Only peak values are kept (no files per run): fine_sweeps.csv, fig_fine_sweeps.png.
 
 # +
-from fem_spin.paper import fine_sweeps, plot_fine_sweeps  # noqa: E402
+from fem_spin.app.paper import fine_sweeps, plot_fine_sweeps  # noqa: E402
 
 fine_angles = [float(a) for a in range(0, 181)]
 fine_lengths = [2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0, 70.0, 100.0, 150.0, 200.0, 500.0]

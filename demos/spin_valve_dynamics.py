@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 
-from fem_spin.case import load_case
+from fem_spin.io.case import load_case
 from fem_spin.progress import configure_logging, logger
-from fem_spin.runner import run_case
+from fem_spin.app.runner import run_case
 
 configure_logging()
 comm = MPI.COMM_WORLD

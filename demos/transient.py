@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 
-from fem_spin.magnetization import Interface
-from fem_spin.material import Material
-from fem_spin.mesh import SlabGeometry, build_slab
-from fem_spin.output import atomic_dir, axis_points, sample
-from fem_spin.problem import slab_problem
+from fem_spin.physics.magnetization import Interface
+from fem_spin.physics.material import Material
+from fem_spin.geometry.mesh import SlabGeometry, build_slab
+from fem_spin.io.output import atomic_dir, axis_points, sample
+from fem_spin.physics.problem import slab_problem
 from fem_spin.progress import configure_logging, logger
-from fem_spin.transient import run_transient, write_time_series
+from fem_spin.physics.transient import run_transient, write_time_series
 
 configure_logging()
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "results/transient")

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from mpi4py import MPI
 
-from .case import InputError
+from fem_spin.io.case import InputError
 
 T = TypeVar("T")
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from fem_spin.mesh import SlabGeometry, build_slab
+from fem_spin.geometry.mesh import SlabGeometry, build_slab
 
 
 def uniform_1d_slab(length: float, h: float, comm=None):

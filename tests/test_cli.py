@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from fem_spin import cli, output
+from fem_spin.app import cli
+from fem_spin.io import output
 
 SMALL = """
 [geometry]
@@ -177,7 +178,7 @@ def test_interrupted_write_keeps_previous_result(comm_tmp, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(output, "write_profile_csv", broken)
-    monkeypatch.setattr("fem_spin.runner.write_profile_csv", broken)
+    monkeypatch.setattr("fem_spin.app.runner.write_profile_csv", broken)
     assert run("run", case, "-o", out, "--overwrite", "-q") == 1
     assert (out / "profile.csv").read_text() == before
     assert sorted(p.name for p in comm_tmp.iterdir()) == ["case.toml", "res"]
@@ -216,8 +217,8 @@ def test_info():
 FAIL_ON_RANK_1 = """
 import sys
 from mpi4py import MPI
-import fem_spin.problem as problem
-from fem_spin import cli
+import fem_spin.physics.problem as problem
+from fem_spin.app import cli
 real = problem.SpinProblem.solve
 def solve(self):
     if MPI.COMM_WORLD.rank == 1:
@@ -248,8 +249,8 @@ def test_failing_rank_stops_all_ranks(comm_tmp):
 def test_mesh_size_estimate_is_close():
     """The pre-meshing estimate that guards against typos (length_nm = 1e5) is within a factor
     2 of Gmsh's count on the slab and the ring (measured ratios 0.86, 0.79 and 0.65)."""
-    from fem_spin.mesh import SlabGeometry, build_slab
-    from fem_spin.ring import RingGeometry, build_ring
+    from fem_spin.geometry.mesh import SlabGeometry, build_slab
+    from fem_spin.geometry.ring import RingGeometry, build_ring
 
     for geo, build in ((SlabGeometry(dim=3, length=20.0, width=4.0, h_interface=0.5, h_far=1.0), build_slab),
                        (SlabGeometry(dim=2, length=50.0, width=4.0, h_interface=0.1, h_far=0.5), build_slab),

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from fem_spin.magnetization import Uniform
-from fem_spin.material import Material
-from fem_spin.problem import SpinProblem
+from fem_spin.physics.magnetization import Uniform
+from fem_spin.physics.material import Material
+from fem_spin.physics.problem import SpinProblem
 
 from helpers import nodal_values, uniform_1d_slab
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from fem_spin.coefficients import MUB_OVER_E, Region
-from fem_spin.magnetization import Uniform
-from fem_spin.material import Material
-from fem_spin.mesh import build_from_file, inspect_mesh_file
-from fem_spin.problem import SpinProblem
+from fem_spin.physics.coefficients import MUB_OVER_E, Region
+from fem_spin.physics.magnetization import Uniform
+from fem_spin.physics.material import Material
+from fem_spin.geometry.mesh import build_from_file, inspect_mesh_file
+from fem_spin.physics.problem import SpinProblem
 from helpers import nodal_values
 from test_cli import run, write_case
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from fem_spin.case import resolve_case
-from fem_spin.coefficients import GAMMA, Region
-from fem_spin.magnetization import Uniform
-from fem_spin.material import Material
-from fem_spin.mesh import build_from_file, inspect_mesh_file
-from fem_spin.problem import SpinProblem
+from fem_spin.io.case import resolve_case
+from fem_spin.physics.coefficients import GAMMA, Region
+from fem_spin.physics.magnetization import Uniform
+from fem_spin.physics.material import Material
+from fem_spin.geometry.mesh import build_from_file, inspect_mesh_file
+from fem_spin.physics.problem import SpinProblem
 from helpers import nodal_values
 from test_cli import profile, run, write_case
 
@@ -102,7 +102,7 @@ def test_c6_two_regions_1d_converges_to_closed_form(comm_tmp):
 @pytest.mark.serial
 def test_c6_thin_bar_in_3d_agrees_with_1d(comm_tmp):
     p = two_region_problem(comm_tmp, TWO_REGIONS_3D, 0.5)
-    from fem_spin.output import sample
+    from fem_spin.io.output import sample
 
     x = np.linspace(0, L_NM, 301)
     pts = np.column_stack([x, np.full_like(x, 0.5), np.full_like(x, 0.5)])
@@ -166,7 +166,7 @@ def uniform_problem(B, magnet: bool, material: Material, length=1.0, h=0.5, degr
 def test_field_alone_is_c3_with_omega_minus_gamma_b():
     """No magnet (mu = 0), B = 1 T along z: m decays at 1/tau_sf and turns about z like a
     moment, dpsi/dt = -psi/tau + i gamma B psi (psi = m_x + i m_y)."""
-    from fem_spin.transient import run_transient as transient
+    from fem_spin.physics.transient import run_transient as transient
 
     mat = Material(D=1e-3, tau_sf=1e-11, a0=5.0, omega0=5e11)
     p = uniform_problem((0.0, 0.0, 1.0), False, mat)
@@ -182,7 +182,7 @@ def test_field_alone_is_c3_with_omega_minus_gamma_b():
 
 def test_field_along_the_magnetization_adds_to_precession_and_tensor():
     """C2 with omega = omega0 - gamma B and alpha = (a0/omega0)(omega0 - gamma B)."""
-    from fem_spin.mesh import SlabGeometry, build_slab
+    from fem_spin.geometry.mesh import SlabGeometry, build_slab
 
     mat = Material(D=1e-3, tau_sf=1e-11, a0=10.0, omega0=1e12)
     B = 2.0
@@ -209,7 +209,7 @@ def test_field_along_the_magnetization_adds_to_precession_and_tensor():
 def test_component_wise_constants_reduce_and_act():
     """Isotropic D_k = D, tau_k = tau_sf reproduce the default; D_z alone changes only m_z's
     length (collinear check C1 with D_z)."""
-    from fem_spin.mesh import SlabGeometry, build_slab
+    from fem_spin.geometry.mesh import SlabGeometry, build_slab
 
     mat = Material(D=1e-3, tau_sf=1e-11, a0=2.0, omega0=2e11)
     L = 200.0

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from fem_spin.case import resolve_case
-from fem_spin.coefficients import GAMMA
-from fem_spin.llg import LLG, MagnetParams
-from fem_spin.runner import run_case
+from fem_spin.io.case import resolve_case
+from fem_spin.physics.coefficients import GAMMA
+from fem_spin.physics.llg import LLG, MagnetParams
+from fem_spin.app.runner import run_case
 from helpers import uniform_1d_slab
 from test_cli import run, write_case
 

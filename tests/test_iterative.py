@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from fem_spin.magnetization import Interface
-from fem_spin.material import Material
-from fem_spin.mesh import SlabGeometry, build_slab
-from fem_spin.problem import SpinProblem, slab_problem
-from fem_spin.ring import RingGeometry, RingMagnetization, build_ring
-from fem_spin.runner import auto_preset
+from fem_spin.physics.magnetization import Interface
+from fem_spin.physics.material import Material
+from fem_spin.geometry.mesh import SlabGeometry, build_slab
+from fem_spin.physics.problem import SpinProblem, slab_problem
+from fem_spin.geometry.ring import RingGeometry, RingMagnetization, build_ring
+from fem_spin.app.runner import auto_preset
 
 
 def rel_diff(make, preset):

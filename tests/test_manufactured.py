@@ -6,11 +6,11 @@ import ufl
 from mpi4py import MPI
 
 import dolfinx
-from fem_spin.coefficients import Coefficients
-from fem_spin.forms import SpinForm
-from fem_spin.magnetization import RotatingWall, interpolate
-from fem_spin.material import Material
-from fem_spin.solvers import LinearSolver
+from fem_spin.physics.coefficients import Coefficients
+from fem_spin.physics.forms import SpinForm
+from fem_spin.physics.magnetization import RotatingWall, interpolate
+from fem_spin.physics.material import Material
+from fem_spin.solvers.linear import LinearSolver
 
 # l_sf = 1 nm, a0 = beta = 3: every term of the operator matters on [-1, 1] x [0, 1].
 MAT = Material(D=1e-3, tau_sf=1e-15, a0=3.0, omega0=3e15)
@@ -33,7 +33,7 @@ def exact(x):
 def source(m_ex, M):
     """f = -div(Dt grad m) + m + beta M x m in scaled units, written out from MODEL.md.
 
-    Independent of fem_spin.forms on purpose, so a sign error there shows up here.
+    Independent of fem_spin.physics.forms on purpose, so a sign error there shows up here.
     """
     a = MAT.a0 * M
     cross = ufl.as_matrix([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])

@@ -8,7 +8,7 @@ import pytest
 from mpi4py import MPI
 
 from fem_spin._backend import dolfinx
-from fem_spin.ovf import GridMagnetization, OVFError, OVFField, read_ovf, write_ovf
+from fem_spin.io.ovf import GridMagnetization, OVFError, OVFField, read_ovf, write_ovf
 
 DATA = Path(__file__).resolve().parent / "data" / "ovf"  # copies of ../shared/data/ovf
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="tests/data/ovf not present")
@@ -166,7 +166,7 @@ def test_vtk_point_field_source(tmp_path):
     exact for a field linear on each cell; outside points are an error unless told."""
     import pyvista as pv
 
-    from fem_spin.magnetization import VTKMagnetization
+    from fem_spin.physics.magnetization import VTKMagnetization
 
     grid = pv.ImageData(dimensions=(5, 4, 3), spacing=(1.0, 1.0, 1.0)).cast_to_unstructured_grid()
     grid = grid.triangulate()  # tetrahedra: linear interpolation is exact for a linear field

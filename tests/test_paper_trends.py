@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from fem_spin.case import resolve_case
-from fem_spin.paper import ring_case, slab_case
-from fem_spin.ring import equilibrium_along_loop
-from fem_spin.runner import run_case
+from fem_spin.io.case import resolve_case
+from fem_spin.app.paper import ring_case, slab_case
+from fem_spin.geometry.ring import equilibrium_along_loop
+from fem_spin.app.runner import run_case
 
 
 def peak_mx(length, theta):

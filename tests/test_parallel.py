@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from fem_spin.magnetization import Interface
-from fem_spin.material import Material
-from fem_spin.mesh import SlabGeometry, build_slab
-from fem_spin.output import sample
-from fem_spin.problem import slab_problem
+from fem_spin.physics.magnetization import Interface
+from fem_spin.physics.material import Material
+from fem_spin.geometry.mesh import SlabGeometry, build_slab
+from fem_spin.io.output import sample
+from fem_spin.physics.problem import slab_problem
 
 GEO = SlabGeometry(dim=3, length=20.0, width=2.0, h_interface=0.3, h_far=0.8)
 

@@ -6,8 +6,8 @@ import pytest
 from mpi4py import MPI
 
 from fem_spin._backend import dolfinx, ufl
-from fem_spin.mesh import build_from_file, inspect_mesh_file
-from fem_spin.potential import solve_potential
+from fem_spin.geometry.mesh import build_from_file, inspect_mesh_file
+from fem_spin.physics.potential import solve_potential
 
 BAR = """
 Point(1) = {0, 0, 0, 0.5}; Point(2) = {4, 0, 0, 0.5}; Point(3) = {10, 0, 0, 0.5};

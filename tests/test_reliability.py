@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from fem_spin import cli
+from fem_spin.app import cli
 from test_cli import SMALL, profile, run, write_case
 
 RANK = MPI.COMM_WORLD.rank
@@ -96,7 +96,7 @@ def test_corrupt_or_foreign_mesh_file(comm_tmp, capfd, content, words):
 
 
 def test_no_nan_is_ever_written(comm_tmp, capfd, monkeypatch):
-    import fem_spin.runner as runner
+    import fem_spin.app.runner as runner
 
     real = runner.sample
 
@@ -136,7 +136,7 @@ def test_sweep_product_and_vector_values(comm_tmp, capfd):
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_during_write_keeps_previous_result(comm_tmp, capfd, monkeypatch, sig, code):
     """SLURM sends SIGTERM at the time limit: clean exit, no partial folder, old result intact."""
-    import fem_spin.runner as runner
+    import fem_spin.app.runner as runner
 
     case = write_case(comm_tmp)
     out = comm_tmp / "res"
@@ -168,8 +168,8 @@ def test_stale_partial_folders_are_reported(comm_tmp, capfd):
 
 
 def test_resolution_limit_printed_passes(comm_tmp, capfd):
-    from fem_spin.case import resolve_case
-    from fem_spin.runner import check_resolution, material_from
+    from fem_spin.io.case import resolve_case
+    from fem_spin.app.runner import check_resolution, material_from
 
     text = SMALL.format(dim=1, png="false").replace("h_interface_nm = 0.3", "h_interface_nm = 1.0")
     text = text.replace("h_far_nm = 0.6", "h_far_nm = 1.0").replace("width_nm = 0.6", "width_nm = 5.0")
@@ -218,7 +218,7 @@ def test_unwritable_output_found_before_meshing(comm_tmp, capfd, monkeypatch):
     target = Path("/sys/kernel/fem_spin_out")
     if os.access("/sys/kernel", os.W_OK) and os.geteuid() != 0:
         pytest.skip("needs a folder that os.access calls writable but is not")
-    import fem_spin.runner as runner
+    import fem_spin.app.runner as runner
 
     monkeypatch.setattr(runner, "build_domain", lambda *a, **k: pytest.fail("meshed"))
     assert run("run", write_case(comm_tmp), "-o", target) == 2

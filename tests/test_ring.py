@@ -5,11 +5,11 @@ import pytest
 from mpi4py import MPI
 
 import dolfinx
-from fem_spin.magnetization import Uniform
-from fem_spin.material import Material
-from fem_spin.output import sample
-from fem_spin.problem import SpinProblem
-from fem_spin.ring import RingGeometry, RingMagnetization, build_ring, centreline, local_frame
+from fem_spin.physics.magnetization import Uniform
+from fem_spin.physics.material import Material
+from fem_spin.io.output import sample
+from fem_spin.physics.problem import SpinProblem
+from fem_spin.geometry.ring import RingGeometry, RingMagnetization, build_ring, centreline, local_frame
 
 GEO2 = RingGeometry(dim=2, side=10.0, width=2.0, h_corner=0.25, h_far=0.5)
 

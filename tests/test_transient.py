@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from fem_spin.magnetization import Uniform
-from fem_spin.material import Material
-from fem_spin.problem import SpinProblem
-from fem_spin.transient import run_transient
+from fem_spin.physics.magnetization import Uniform
+from fem_spin.physics.material import Material
+from fem_spin.physics.problem import SpinProblem
+from fem_spin.physics.transient import run_transient
 
 from helpers import uniform_1d_slab
 

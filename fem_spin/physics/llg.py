@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._backend import MPI, PETSc, dolfinx, ufl
-from .coefficients import GAMMA, _cellwise, with_ghosts
+from fem_spin._backend import MPI, PETSc, dolfinx, ufl
+from fem_spin.physics.coefficients import GAMMA, _cellwise, with_ghosts
 
 NM2_PER_M2 = 1e18
 

@@ -13,15 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from ._backend import MPI, PETSc, dolfinx, ufl
-from . import magnetization as magn
-from .case import CaseError, dump_toml
-from .material import Material
-from .coefficients import Region
-from .mesh import Domain, SlabGeometry, build_from_file, build_slab, inspect_mesh_file, read_msh
-from .output import atomic_dir, axis_points, derived_fields, sample, write_paraview, write_profile_csv
-from .problem import SpinProblem, slab_problem
-from .progress import logger, stage
+from fem_spin._backend import MPI, PETSc, dolfinx, ufl
+from fem_spin.physics import magnetization as magn
+from fem_spin.io.case import CaseError, dump_toml
+from fem_spin.physics.material import Material
+from fem_spin.physics.coefficients import Region
+from fem_spin.geometry.mesh import Domain, SlabGeometry, build_from_file, build_slab, inspect_mesh_file, read_msh
+from fem_spin.io.output import atomic_dir, axis_points, derived_fields, sample, write_paraview, write_profile_csv
+from fem_spin.physics.problem import SpinProblem, slab_problem
+from fem_spin.progress import logger, stage
 
 # Above these DOF counts `solver.preset = "auto"` leaves MUMPS LU: with degree 2 for the
 # p-multigrid ("iterative"), with P1 (no P1 coarse level) for "blr" or "shifted"; both
@@ -39,7 +39,7 @@ SHIFTED_MAX_A0_BETA = 100.0
 
 def versions() -> dict[str, str]:
     """Versions of the stack, for `fem-spin info` and the saved case."""
-    from . import __version__
+    from fem_spin import __version__
 
     return {
         "fem_spin": __version__,
@@ -74,7 +74,7 @@ def source_of(p: dict, kind: str = "slab", side: float = 100.0):
         return magn.RotatingWall(theta=p["theta_deg"], width=p["width_nm"],
                                  u_left=tuple(p["u_left"]), dip=p["dip"])
     if p["profile"] == "ovf":
-        from .ovf import GridMagnetization, read_ovf
+        from fem_spin.io.ovf import GridMagnetization, read_ovf
 
         return GridMagnetization(read_ovf(p["file"]), offset_nm=tuple(p["offset_nm"]),
                                  unit_nm=p["file_unit_nm"], outside=p["outside"], source=p["file"])
@@ -82,7 +82,7 @@ def source_of(p: dict, kind: str = "slab", side: float = 100.0):
         return magn.VTKMagnetization(p["file"], field=p["field"], offset_nm=tuple(p["offset_nm"]),
                                      unit_nm=p["file_unit_nm"] or 1.0, outside=p["outside"])
     if kind == "ring":
-        from .ring import RingMagnetization
+        from fem_spin.geometry.ring import RingMagnetization
 
         return RingMagnetization(side=side, width=p["width_nm"])
     return magn.Interface(theta=p["theta_deg"], width=p["width_nm"], u_left=tuple(p["u_left"]))
@@ -106,14 +106,14 @@ def region_of(spec: dict, source, m_eq: str = "zero", B=None) -> Region:
 
 def charge_current(case: dict, domain: Domain, regions: dict[str, Region]):
     """j_e of a case's current drive: None (normalised mode), a uniform 3-vector, or the
-    solved potential's (`fem_spin.potential.PotentialResult`, with V and the contacts)."""
+    solved potential's (`fem_spin.physics.potential.PotentialResult`, with V and the contacts)."""
     cur = case["current"]
     if cur["drive"] == "none":
         return None, None
     if cur["drive"] == "uniform":
         return np.asarray(cur["j_A_per_m2"], float), None
-    from .coefficients import cellwise_by_name
-    from .potential import solve_potential
+    from fem_spin.physics.coefficients import cellwise_by_name
+    from fem_spin.physics.potential import solve_potential
 
     bnd = case["boundaries"]
     sigma = cellwise_by_name(domain, {n: r.sigma for n, r in regions.items()})
@@ -183,7 +183,7 @@ def geometry_from(case: dict):
     geo = case["geometry"]
     try:
         if geo["kind"] == "ring":
-            from .ring import RingGeometry
+            from fem_spin.geometry.ring import RingGeometry
 
             return RingGeometry(dim=geo["dim"], side=geo["length_nm"], width=geo["width_nm"],
                                 h_corner=geo["h_interface_nm"], h_far=geo["h_far_nm"],
@@ -218,12 +218,12 @@ def expected_mesh(case: dict) -> tuple[dict[str, list[str]], list[tuple[float, f
     geo = case["geometry"]
     L, W, dim = geo["length_nm"], geo["width_nm"], geo["dim"]
     if geo["kind"] == "ring":
-        from .ring import RING_CELLS, RING_FACETS
+        from fem_spin.geometry.ring import RING_CELLS, RING_FACETS
 
         groups = {"cells": list(RING_CELLS), "facets": list(RING_FACETS)}
         extent = [(-W / 2, L + W / 2)] * 2 + [(-W / 2, W / 2)] * (dim - 2)
     else:
-        from .mesh import SLAB_CELLS
+        from fem_spin.geometry.mesh import SLAB_CELLS
 
         groups = {"cells": list(SLAB_CELLS), "facets": ["left_end", "right_end"]}
         extent = [(-L / 2, L / 2)] + [(-W / 2, W / 2)] * (dim - 1)
@@ -308,7 +308,7 @@ def build_domain(case: dict, comm: MPI.Comm, msh_file: Path | None = None) -> Do
     if geo["mesh_file"] is not None and msh_file is None:
         return read_msh(geo["mesh_file"], comm, gdim=geo["dim"])
     if geo["kind"] == "ring":
-        from .ring import build_ring
+        from fem_spin.geometry.ring import build_ring
 
         return build_ring(geometry_from(case), comm, msh_file)
     return build_slab(geometry_from(case), comm, msh_file)
@@ -379,7 +379,7 @@ def profile_samples(case: dict, problem: SpinProblem) -> tuple[np.ndarray, np.nd
         pts = start[None, :] + t[:, None] * (end - start)[None, :]
         return t * np.linalg.norm(end - start), pts, "s_nm"
     if geo["kind"] == "ring":
-        from .ring import centreline
+        from fem_spin.geometry.ring import centreline
 
         s, pts = centreline(geo["length_nm"], n)
         return s, pts, "s_nm"
@@ -463,7 +463,7 @@ def run_case(case: dict, output: Path | None, overwrite: bool = False,
     `shown_as`: the folder named in messages and records when `output` is a temporary one
     (a sweep writes into its own temporary folder and moves it into place at the end).
     """
-    from .parallel import on_root
+    from fem_spin.parallel import on_root
 
     timings: dict[str, float] = {}
     material = material_from(case)
@@ -505,7 +505,7 @@ def run_case(case: dict, output: Path | None, overwrite: bool = False,
             with stage("write", comm, timings):
                 write_results(case, problem, tmp, s, values, abscissa)
                 if rows is not None and comm.rank == 0 and case["output"]["png"]:
-                    from .dynamics import plot_dynamics
+                    from fem_spin.physics.dynamics import plot_dynamics
 
                     plot_dynamics(rows, magnet_names(case), tmp / "dynamics.png",
                                   "magnetization dynamics (Eq. 79)")
@@ -553,7 +553,7 @@ def magnet_names(case: dict) -> list[str]:
 
 def llg_of(case: dict, problem: SpinProblem):
     """The LLG integrator of a case with [dynamics]: its magnets, constants and initial u."""
-    from .llg import LLG, MagnetParams
+    from fem_spin.physics.llg import LLG, MagnetParams
 
     def params(spec: dict, dynamic: bool = True) -> MagnetParams:
         return MagnetParams(Ms=spec["Ms_A_per_m"], A_ex=spec["A_ex_J_per_m"] or 0.0,
@@ -580,7 +580,7 @@ def llg_of(case: dict, problem: SpinProblem):
 
 def run_coupled(case: dict, problem: SpinProblem, folder: Path | None) -> list[dict]:
     """[dynamics]: the LLG of the magnets coupled to the quasi-static accumulation."""
-    from .dynamics import Coupling, run_dynamics
+    from fem_spin.physics.dynamics import Coupling, run_dynamics
 
     llg = llg_of(case, problem)
     coef, dyn = problem.coef, case["dynamics"]
@@ -646,7 +646,7 @@ def units_of(case: dict) -> dict[str, str]:
     return base | ({"components": RING_FRAME} if case["geometry"]["kind"] == "ring" else {})
 
 
-RING_FRAME = ("ring: files hold global x, y, z components; fem_spin.ring.ring_components turns "
+RING_FRAME = ("ring: files hold global x, y, z components; fem_spin.geometry.ring.ring_components turns "
               "them into (tangent, outward normal, z) along the loop")
 
 
@@ -706,8 +706,8 @@ def write_results(case: dict, problem: SpinProblem, folder: Path, s: np.ndarray,
 def write_pictures(case: dict, folder: Path) -> list[Path]:
     """profile.png, m_x.png for 2D/3D meshes and cut.png (m on a plane through the centre) for
     3D devices: the same for `run` and `fem-spin plot`."""
-    from .output import field_name
-    from .plotting import plot_profile, render_field, render_slice
+    from fem_spin.io.output import field_name
+    from fem_spin.io.plotting import plot_profile, render_field, render_slice
 
     kind = case["geometry"]["kind"]
     made = [plot_profile(folder / "profile.csv", folder / "profile.png",

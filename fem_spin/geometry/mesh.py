@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._backend import MPI, dolfinx
-from ._checks import require_positive
-from .case import InputError
+from fem_spin._backend import MPI, dolfinx
+from fem_spin._checks import require_positive
+from fem_spin.io.case import InputError
 
 # Tags shared by all slab meshes: cells per layer, facets per end and the interface.
 SLAB_CELLS = {"layer_left": 1, "layer_right": 2}

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._backend import MPI, PETSc, dolfinx, ufl
-from .case import InputError
-from .mesh import Domain
+from fem_spin._backend import MPI, PETSc, dolfinx, ufl
+from fem_spin.io.case import InputError
+from fem_spin.geometry.mesh import Domain
 
 NM = 1e-9
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from ._backend import MPI
-from .case import CaseError, resolve_case, set_value
-from .output import atomic_dir
-from .progress import logger
-from .runner import run_case
+from fem_spin._backend import MPI
+from fem_spin.io.case import CaseError, resolve_case, set_value
+from fem_spin.io.output import atomic_dir
+from fem_spin.progress import logger
+from fem_spin.app.runner import run_case
 
 
 def parse_values(text: str) -> list[str]:
@@ -110,7 +110,7 @@ def plot_sweep(folder: Path, names: list[str]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .output import read_profile_csv
+    from fem_spin.io.output import read_profile_csv
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), dpi=110, sharex=True)
     for name in names:

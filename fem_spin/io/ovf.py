@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .case import InputError
+from fem_spin.io.case import InputError
 
 UNIT_NM = {"m": 1e9, "cm": 1e7, "mm": 1e6, "um": 1e3, "nm": 1.0}
 CHECK = {4: 1234567.0, 8: 123456789012345.0}

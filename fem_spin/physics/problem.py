@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._backend import dolfinx, ufl
-from .coefficients import Coefficients, Region, regions_of
-from .forms import SpinForm
-from .material import Material
-from .mesh import Domain
-from .precond import PMultigrid, ShiftedLaplacian, require_coarsenable
-from .progress import logger, stage
-from .solvers import LinearSolver
+from fem_spin._backend import dolfinx, ufl
+from fem_spin.physics.coefficients import Coefficients, Region, regions_of
+from fem_spin.physics.forms import SpinForm
+from fem_spin.physics.material import Material
+from fem_spin.geometry.mesh import Domain
+from fem_spin.solvers.precond import PMultigrid, ShiftedLaplacian, require_coarsenable
+from fem_spin.progress import logger, stage
+from fem_spin.solvers.linear import LinearSolver
 
 
 @dataclass(kw_only=True)
@@ -27,7 +27,7 @@ class SpinProblem:
     Attributes:
         domain: the mesh with named cell and facet tags.
         material: physical parameters (one-material problems; with regions, the first one's).
-        magnetization: callable x -> M/M0 (see `fem_spin.magnetization`).
+        magnetization: callable x -> M/M0 (see `fem_spin.physics.magnetization`).
         regions: the device's regions (overrides material/magnetization/B/m_eq).
         B: applied field [T] (one-material problems).
         degree: Lagrange degree of m (1 or 2).
@@ -37,8 +37,8 @@ class SpinProblem:
         m_eq: "zero" (the slab: ends drive it) or "magnetization" (m_eq = M/M0, the ring).
         current: charge current density j_e [A/m^2] driving the accumulation through the
             regions' polarization: a 3-vector (uniform) or a Function (e.g. from
-            `fem_spin.potential.solve_potential`); None for the paper's normalised mode.
-        solver: preset name (see `fem_spin.solvers.PRESETS`).
+            `fem_spin.physics.potential.solve_potential`); None for the paper's normalised mode.
+        solver: preset name (see `fem_spin.solvers.linear.PRESETS`).
         petsc_options: PETSc options on top of the preset.
         quadrature_degree: None for the default 2 degree + 1.
     """

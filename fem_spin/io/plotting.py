@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .output import read_profile_csv
+from fem_spin.io.output import read_profile_csv
 
 
 def plot_profile(csv_path: Path, png_path: Path, title: str = "") -> Path:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._backend import dolfinx
-from ._checks import require_positive
+from fem_spin._backend import dolfinx
+from fem_spin._checks import require_positive
 
 
 def _unit(v, key: str) -> np.ndarray:
@@ -151,7 +151,7 @@ class VTKMagnetization:
     outside: str = "error"
 
     def __post_init__(self) -> None:
-        from .ovf import OVFError
+        from fem_spin.io.ovf import OVFError
 
         import pyvista as pv
 
@@ -179,7 +179,7 @@ class VTKMagnetization:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         import pyvista as pv
 
-        from .ovf import OVFError
+        from fem_spin.io.ovf import OVFError
 
         pts = (x.T - np.asarray(self.offset_nm)) / self.unit_nm
         probe = pv.PolyData(pts).sample(self._grid)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._backend import MPI
-from ._checks import require_positive
-from .mesh import Domain, _graded_size_field, estimate_cells, mesh_model
+from fem_spin._backend import MPI
+from fem_spin._checks import require_positive
+from fem_spin.geometry.mesh import Domain, _graded_size_field, estimate_cells, mesh_model
 
 RING_CELLS = {**{f"side_{i}": 1 + i for i in range(4)}, **{f"corner_{i}": 5 + i for i in range(4)}}
 RING_FACETS = {"wall": 1}

@@ -1,6 +1,6 @@
 """The variational form of the tensor spin-diffusion equation (MODEL.md, Eq. 75).
 
-In nm and units of a time t0 (see `fem_spin.coefficients`) the weak form reads: find m in
+In nm and units of a time t0 (see `fem_spin.physics.coefficients`) the weak form reads: find m in
 V^3 with
 
     (K A^-1 grad m, grad v) + (R m, v) + (omega x m, v) [+ (m - m_old, v)/dt, theta scheme]
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ._backend import dolfinx, ufl
-from .coefficients import Coefficients
+from fem_spin._backend import dolfinx, ufl
+from fem_spin.physics.coefficients import Coefficients
 
 NM_PER_M = 1e9
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ._backend import dolfinx
-from .forms import SpinForm
-from .problem import SpinProblem
-from .progress import logger, stage
+from fem_spin._backend import dolfinx
+from fem_spin.physics.forms import SpinForm
+from fem_spin.physics.problem import SpinProblem
+from fem_spin.progress import logger, stage
 
 
 def run_transient(problem: SpinProblem, t_end_s: float, dt_s: float, theta: float = 1.0,

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._backend import PETSc, dolfinx, ufl
+from fem_spin._backend import PETSc, dolfinx, ufl
 
 
 class ShiftedLaplacian:
@@ -122,7 +122,7 @@ class PMultigrid:
     """
 
     def __init__(self, form, coarse_bcs_of, prefix: str, lumping: float = 0.5):
-        """form: the fem_spin.forms.SpinForm being solved; coarse_bcs_of(V1): the same
+        """form: the fem_spin.physics.forms.SpinForm being solved; coarse_bcs_of(V1): the same
         Dirichlet conditions on a given space; lumping: 0 for the plain Galerkin operator."""
         V = form.V
         require_coarsenable(V.ufl_element().embedded_superdegree)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 
-from ._backend import PETSc, dolfinx
-from .progress import logger
+from fem_spin._backend import PETSc, dolfinx
+from fem_spin.progress import logger
 
 PRESETS: dict[str, dict[str, object]] = {
     # Robust default: MUMPS LU of the non-symmetric operator.
     "direct": {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps",
                "mat_mumps_icntl_14": 200},
-    # GMRES + two-level p-multigrid (fem_spin.precond.PMultigrid), degree >= 2: P1 on the same
+    # GMRES + two-level p-multigrid (fem_spin.solvers.precond.PMultigrid), degree >= 2: P1 on the same
     # mesh solved by MUMPS LU, one damped point-block Jacobi step on P_k before and after.
     # The scalable one: converges for a0 = beta from 1 to 100 with iterations that fall under
     # refinement (docs/benchmark.md).
@@ -35,7 +35,7 @@ PRESETS: dict[str, dict[str, object]] = {
     "blr": {"ksp_type": "gmres", "ksp_gmres_restart": 100, "ksp_rtol": 1e-10, "ksp_max_it": 500,
             "pc_type": "lu", "pc_factor_mat_solver_type": "mumps", "mat_mumps_icntl_14": 200,
             "mat_mumps_icntl_35": 1, "mat_mumps_cntl_7": 1e-5},
-    # FGMRES + the A-scaled shifted Laplacian with GAMG (fem_spin.precond): mesh-independent
+    # FGMRES + the A-scaled shifted Laplacian with GAMG (fem_spin.solvers.precond): mesh-independent
     # and cheap for moderate exchange (a0 beta <= 100), fails for the paper's a0 = beta = 100.
     "shifted": {"ksp_type": "fgmres", "ksp_gmres_restart": 200, "ksp_rtol": 1e-10,
                 "ksp_max_it": 1000},

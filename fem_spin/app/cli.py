@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .case import InputError
-from .parallel import on_root
+from fem_spin import __version__
+from fem_spin.io.case import InputError
+from fem_spin.parallel import on_root
 
 EXIT_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 1, 130, 143
 
@@ -117,9 +117,9 @@ def _split_petsc(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 def cmd_run(args, comm, petsc: dict) -> int:
-    from .case import load_case
-    from .output import check_output_dir
-    from .runner import preflight, run_case
+    from fem_spin.io.case import load_case
+    from fem_spin.io.output import check_output_dir
+    from fem_spin.app.runner import preflight, run_case
 
     def validate():
         case = load_case(args.case)
@@ -137,9 +137,9 @@ def cmd_run(args, comm, petsc: dict) -> int:
 
 
 def cmd_mesh(args, comm, petsc: dict) -> int:
-    from .case import load_case
-    from .progress import logger, stage
-    from .runner import build_domain, check_device_file, check_size
+    from fem_spin.io.case import load_case
+    from fem_spin.progress import logger, stage
+    from fem_spin.app.runner import build_domain, check_device_file, check_size
 
     def validate():
         case = load_case(args.case)
@@ -164,11 +164,11 @@ def cmd_mesh(args, comm, petsc: dict) -> int:
 
 
 def cmd_sweep(args, comm, petsc: dict) -> int:
-    from .case import read_raw, resolve_case
-    from .output import check_output_dir
-    from .progress import logger
-    from .runner import preflight
-    from .sweep import parse_params, run_sweep, sweep_cases
+    from fem_spin.io.case import read_raw, resolve_case
+    from fem_spin.io.output import check_output_dir
+    from fem_spin.progress import logger
+    from fem_spin.app.runner import preflight
+    from fem_spin.app.sweep import parse_params, run_sweep, sweep_cases
 
     def validate():
         # The case and the parameters first: their errors are the ones worth reporting.
@@ -195,14 +195,14 @@ def cmd_sweep(args, comm, petsc: dict) -> int:
 
 
 def cmd_plot(args, comm, petsc: dict) -> int:
-    from .progress import logger
-    from .runner import write_pictures
+    from fem_spin.progress import logger
+    from fem_spin.app.runner import write_pictures
 
     def plot():
         if not (args.result / "profile.csv").is_file() or not (args.result / "case.toml").is_file():
             raise UsageError(f"{str(args.result)!r} is not a fem-spin result folder "
                              "(no profile.csv and case.toml)")
-        from .case import load_case
+        from fem_spin.io.case import load_case
 
         return [str(p) for p in write_pictures(load_case(args.result / "case.toml"), args.result)]
 
@@ -212,7 +212,7 @@ def cmd_plot(args, comm, petsc: dict) -> int:
 
 
 def cmd_info(args, comm, petsc: dict) -> int:
-    from .runner import versions
+    from fem_spin.app.runner import versions
 
     if comm.rank == 0:
         for key, value in versions().items():
@@ -225,10 +225,10 @@ COMMANDS = {"run": cmd_run, "mesh": cmd_mesh, "sweep": cmd_sweep, "plot": cmd_pl
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (tests call it directly)."""
-    from . import _backend  # noqa: F401 - DOLFINx and PETSc in the right order
-    from .progress import configure_logging
-    from .runner import ResultError
-    from .solvers import SolverError
+    from fem_spin import _backend  # noqa: F401 - DOLFINx and PETSc in the right order
+    from fem_spin.progress import configure_logging
+    from fem_spin.app.runner import ResultError
+    from fem_spin.solvers.linear import SolverError
     from mpi4py import MPI
 
     comm = MPI.COMM_WORLD

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ._backend import MPI, dolfinx, ufl
-from .coefficients import GAMMA
-from .llg import LLG
-from .problem import SpinProblem
-from .progress import logger, stage
+from fem_spin._backend import MPI, dolfinx, ufl
+from fem_spin.physics.coefficients import GAMMA
+from fem_spin.physics.llg import LLG
+from fem_spin.physics.problem import SpinProblem
+from fem_spin.progress import logger, stage
 
 
 @dataclass

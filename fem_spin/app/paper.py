@@ -1,7 +1,7 @@
 """The paper's two applications as reusable sweeps (Figs. 6-11 slab, Figs. 13-15 ring).
 
 Each sweep is a base case plus a list of values for one key, run through
-`fem_spin.sweep` (ParaView files per run, sweep.csv, overlay PNG), then drawn in the
+`fem_spin.app.sweep` (ParaView files per run, sweep.csv, overlay PNG), then drawn in the
 layout of the paper's figure by `plot_figure`.
 """
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ._backend import MPI
-from .output import read_profile_csv
-from .ring import ring_components
-from .sweep import run_sweep, sweep_cases
+from fem_spin._backend import MPI
+from fem_spin.io.output import read_profile_csv
+from fem_spin.geometry.ring import ring_components
+from fem_spin.app.sweep import run_sweep, sweep_cases
 
 
 def slab_case(length: float = 100.0, theta: float = 90.0, width: float = 0.6, dim: int = 1) -> dict:
@@ -84,7 +84,7 @@ def plot_figure(folder: Path, key: str, values: list, components: list[int], png
 def peaks(folder: Path, key: str, values: list, ring: bool = False) -> dict:
     """Peak |m_x|, |m_y|, |m_z| per value; for the ring also the peak of |m| and of
     |m - m_eq| (the non-equilibrium part) along the centreline."""
-    from .ring import equilibrium_along_loop
+    from fem_spin.geometry.ring import equilibrium_along_loop
 
     out = {}
     for v, (s, m) in load_profiles(folder, key, values).items():
@@ -100,8 +100,8 @@ def peaks(folder: Path, key: str, values: list, ring: bool = False) -> dict:
 def peak_mx(length: float, theta: float, h_interface: float = 0.1, h_far: float = 0.25,
             points: int = 2001, comm: MPI.Comm = MPI.COMM_WORLD) -> float:
     """Peak |m_x| of the 1D slab (no files written): one point of the fine sweeps."""
-    from .case import resolve_case
-    from .runner import run_case
+    from fem_spin.io.case import resolve_case
+    from fem_spin.app.runner import run_case
 
     case = slab_case(length=length, theta=theta)
     case["geometry"].update(h_interface_nm=h_interface, h_far_nm=h_far)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from ._checks import require_positive
+from fem_spin._checks import require_positive
 
 HBAR_EV_S = 6.582119569e-16  # reduced Planck constant in eV s
 

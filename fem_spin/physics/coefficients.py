@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._backend import dolfinx, ufl
-from .case import InputError
-from .material import Material
+from fem_spin._backend import dolfinx, ufl
+from fem_spin.io.case import InputError
+from fem_spin.physics.material import Material
 
 GAMMA = 1.760859e11  # electron gyromagnetic ratio [rad/(s T)]
 MUB_OVER_E = 9.2740100783e-24 / 1.602176634e-19  # muB/e = 5.7884e-5 m^2/s

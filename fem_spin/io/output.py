@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._backend import MPI, dolfinx, ufl
-from .case import InputError
+from fem_spin._backend import MPI, dolfinx, ufl
+from fem_spin.io.case import InputError
 
 
 class OutputError(InputError):

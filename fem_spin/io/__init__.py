@@ -1,0 +1,1 @@
+"""Input and output: the case-file schema, OVF files, ParaView/CSV results and pictures."""

@@ -1,0 +1,1 @@
+"""Linear solvers: PETSc presets and the preconditioners PETSc cannot build from options."""
