@@ -15,9 +15,8 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from fem_spin import __version__
 from fem_spin.io.case import InputError

@@ -20,7 +20,7 @@ from fem_spin.physics.material import Material
 from fem_spin.physics.coefficients import Region
 from fem_spin.geometry.mesh import Domain, SlabGeometry, build_from_file, build_slab, inspect_mesh_file, read_msh
 from fem_spin.io.output import atomic_dir, axis_points, derived_fields, sample, write_paraview, write_profile_csv
-from fem_spin.physics.problem import SpinProblem, slab_problem
+from fem_spin.physics.problem import SpinProblem
 from fem_spin.progress import logger, stage
 
 # Above these DOF counts `solver.preset = "auto"` leaves MUMPS LU: with degree 2 for the
