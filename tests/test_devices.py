@@ -336,3 +336,14 @@ def test_resolved_regions_inherit_and_presets():
     assert left["a0"] == 3.0 and left["direction"] == [1.0, 0.0, 0.0] and left["B_T"] == [0.0, 0.0, 1.0]
     assert right["a0"] == 100.0 and right["omega0_per_s"] == 1e13 and right["B_T"] == [0.0, 1.0, 0.0]
     assert case["geometry"]["dim"] is None  # from the file
+
+
+def test_case_field_reaches_the_solver(comm_tmp):
+    """[field] B_T in a case file changes the answer (the field tests above use the Python API)."""
+    base = SLAB_DEVICE.format(geo=MESHES / "slab.geo")
+    assert run("run", write_case(comm_tmp, base, name="a.toml"), "-o", comm_tmp / "a", "-q") == 0
+    text = base + "[field]\nB_T = [0.0, 0.0, 20.0]\n"
+    assert run("run", write_case(comm_tmp, text, name="b.toml"), "-o", comm_tmp / "b", "-q") == 0
+    if RANK == 0:
+        a, b = profile(comm_tmp / "a"), profile(comm_tmp / "b")
+        assert np.max(np.abs(a[:, 1:] - b[:, 1:])) > 1e-3
