@@ -396,13 +396,13 @@ def profile_line(case: dict, domain: Domain) -> tuple[np.ndarray, np.ndarray]:
     """The CSV line of a device: output.line_from_nm -> line_to_nm, or by default the mesh's
     longest bounding-box axis through its centre."""
     out = case["output"]
+    if out["line_from_nm"] is not None:
+        return np.asarray(out["line_from_nm"], float), np.asarray(out["line_to_nm"], float)
     comm = domain.comm
     x = domain.mesh.geometry.x
     lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
     comm.Allreduce(x.min(axis=0) if len(x) else lo.copy(), lo, op=MPI.MIN)
     comm.Allreduce(x.max(axis=0) if len(x) else hi.copy(), hi, op=MPI.MAX)
-    if out["line_from_nm"] is not None:
-        return np.asarray(out["line_from_nm"], float), np.asarray(out["line_to_nm"], float)
     axis = int(np.argmax(hi - lo))
     centre = (lo + hi) / 2
     start, end = centre.copy(), centre.copy()
@@ -589,22 +589,13 @@ def run_coupled(case: dict, problem: SpinProblem, folder: Path | None) -> list[d
                                for _, r in coef.regions})
     else:
         scale = dyn["rho"]
-    cells = np.unique(np.concatenate([c if c is not None else np.arange(
-        dom_cells(problem), dtype=np.int32) for c, r in coef.regions if r.magnetization is not None]
-        or [np.zeros(0, np.int32)])).astype(np.int32)
-    coupling = Coupling(problem, llg, scale, cells)
+    coupling = Coupling(problem, llg, scale)
     try:
         return run_dynamics(coupling, dyn["t_end_s"], dyn["dt_s"], folder, dyn["output_every"],
                             magnet_names(case))
     finally:
         coupling.destroy()
         llg.destroy()
-
-
-def dom_cells(problem: SpinProblem) -> int:
-    """Local cells, ghosts included."""
-    imap = problem.domain.mesh.topology.index_map(problem.domain.mesh.topology.dim)
-    return imap.size_local + imap.num_ghosts
 
 
 # What the numbers in every output mean (summary.json "units", README.txt in each result).

@@ -203,7 +203,7 @@ NAMED: dict[str, dict[str, Key]] = {
         "preset": Key("str", None, doc="material preset instead of [material]: paper (l_sf = 100 nm, "
                       "a0 = beta = 100)", choices=MATERIAL_PRESETS),
         **_inherit("material", "(default [material]) "),
-        **{k: v for k, v in _inherit("magnetization", "(default [magnetization]) ").items()},
+        **_inherit("magnetization", "(default [magnetization]) "),
         "profile": Key("str", None, doc="(default [magnetization]) interface / wall / uniform as in "
                        "[magnetization], ovf (an OOMMF/mumax3 file) or vtk (a point or cell field of a "
                        ".vtu/.vtk file) or ring (the paper's Fig. 12 profile of a square ring of side "

@@ -29,24 +29,22 @@ class Coupling:
     """Ties an LLG integrator to a spin problem.
 
     Attributes:
-        problem: the spin-accumulation problem (its coefficients' M follows u).
+        problem: the spin-accumulation problem (its coefficients' M follows u on the LLG's
+            magnet cells).
         llg: the magnetization's integrator.
         sd_scale: B_sd = -sd_scale * omega0 * m / gamma: rho (normalised m) or 1/Ms (m in A/m),
             a number or a UFL coefficient (per region).
-        magnet_cells: cells whose M follows u (the magnets).
     """
 
     problem: SpinProblem
     llg: LLG
     sd_scale: object
-    magnet_cells: np.ndarray
     solver: object = None
     mu0: np.ndarray = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         M = self.problem.coef.M
-        bs = 3
-        self.mu0 = np.linalg.norm(M.x.array.reshape(-1, bs), axis=1)
+        self.mu0 = np.linalg.norm(M.x.array.reshape(-1, 3), axis=1)
         self._u_dg = dolfinx.fem.Function(M.function_space)
         U = self.llg.U
         scale = self.sd_scale
@@ -58,7 +56,7 @@ class Coupling:
     def update_accumulation(self) -> None:
         """M = mu0 u on the magnets, then the steady m and B_sd."""
         M = self.problem.coef.M
-        self._u_dg.interpolate(self.llg.u, cells0=self.magnet_cells)
+        self._u_dg.interpolate(self.llg.u, cells0=self.llg.cells_magnet)
         d = self._u_dg.x.array.reshape(-1, 3)
         n = np.linalg.norm(d, axis=1)
         d[n > 0] /= n[n > 0, None]  # u is unit at the nodes; DG_k nodes between them are not
@@ -66,7 +64,6 @@ class Coupling:
         mask = n > 0
         new[mask] = self.mu0[mask, None] * d[mask]
         M.x.scatter_forward()
-        self.problem.M.interpolate(M)
         self.solver.assemble_matrix()
         self.solver.solve(self.problem.m)
         if self._bsd is not None:
@@ -116,28 +113,21 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
     rows: list[dict] = []
     T = dolfinx.fem.Function(problem.V, name="T")
     T_expr = dolfinx.fem.Expression(problem.torque(), problem.V.element.interpolation_points)
-    writers = []
+    writers = []  # (writer, the functions a VTKFile writes; None for VTX, which holds its own)
     if folder is not None:
-        series = {"u_t": [llg.u], "m_t": [problem.m, T]}
-        for name, funcs in series.items():
-            writers.append(dolfinx.io.VTKFile(comm, folder / f"{name}.pvd", "w"))
+        for name, funcs in {"u_t": [llg.u], "m_t": [problem.m, T]}.items():
+            writers.append((dolfinx.io.VTKFile(comm, folder / f"{name}.pvd", "w"), funcs))
             if dolfinx.common.has_adios2:
-                writers.append(dolfinx.io.VTXWriter(comm, folder / f"{name}.bp", funcs, engine="BP4"))
-        vtk_funcs = [series["u_t"], series["m_t"]]
+                writers.append((dolfinx.io.VTXWriter(comm, folder / f"{name}.bp", funcs, engine="BP4"), None))
 
     def record(t: float, write: bool) -> None:
-        T.interpolate(T_expr)
         row = {"t_s": t, **llg.energies(), "max_norm_error": llg.max_norm_error()}
         row.update(means())
         rows.append(row)
-        if write and folder is not None:
-            k = 0
-            for w in writers:
-                if isinstance(w, dolfinx.io.VTKFile):
-                    w.write_function(vtk_funcs[k], t)
-                    k += 1
-                else:
-                    w.write(t)
+        if write and writers:
+            T.interpolate(T_expr)  # only the files need T
+            for w, funcs in writers:
+                w.write_function(funcs, t) if funcs else w.write(t)
         if callback:
             callback(t, coupling)
 
@@ -154,8 +144,9 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
                     logger.info("  step %d/%d, t = %.4g s, dt = %.3g s, wall %.1f s, E = %.4g J",
                                 n, nsteps, n * dt, dt, time.perf_counter() - wall, rows[-1]["total_J"])
     finally:
-        for w in writers:
+        for w, _ in writers:
             w.close()
+    problem.M.interpolate(problem.coef.M)  # the output copy of M, in the space of m
     if folder is not None and comm.rank == 0:
         with open(folder / "dynamics.csv", "w", newline="") as fh:
             wr = csv.DictWriter(fh, fieldnames=list(rows[0]))
