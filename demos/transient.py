@@ -2,7 +2,7 @@
 #
 # The paper's 1D slab (theta = 90 degrees, L = 100 nm, w = 0.6 nm), starting from m = 0
 # when the ends are switched to their equilibrium values. Crank-Nicolson steps of
-# tau_sf/100 up to 3 tau_sf; m(t) goes to `m_t.bp` (VTX, open in ParaView and play),
+# tau_sf/100 up to 3 tau_sf; m(t) goes to `m_t.pvd` (open in ParaView and play),
 # and `transient.png` shows profiles of m_x at several times and the growth of the
 # peak towards the steady solution. Run: `python demos/transient.py [OUT]`.
 
@@ -72,5 +72,5 @@ with atomic_dir(out, comm, overwrite=True) as tmp:
         final = np.max(np.abs(snaps[3.0] - ref[:, 0]))
         logger.info("max |m_x(3 tau_sf) - m_x(steady)| = %.3e; steady peak %.4f", final,
                     np.max(np.abs(ref[:, 0])))
-logger.info("results in %s (m_t.bp, transient.png)", out)
+logger.info("results in %s (m_t.pvd, transient.png)", out)
 # -

@@ -59,9 +59,12 @@ def test_run_end_to_end(comm_tmp, dim):
     out = comm_tmp / "res"
     assert run("run", case, "-o", out, "-q") == 0
     if MPI.COMM_WORLD.rank == 0:
-        for name in ("fields.bp", "fields.pvd", "current.bp", "abs_m.pvd", "profile.csv",
-                     "profile.png", "case.toml", "summary.json"):
+        for name in ("fields.pvd", "fields/000000.pvtu", "profile.csv", "profile.png", "case.toml",
+                     "summary.json"):
             assert (out / name).exists(), name
+        assert not list(out.glob("*.bp"))  # VTX only when asked for (output.vtx)
+        for r in range(MPI.COMM_WORLD.size):  # one piece per rank
+            assert (out / "fields" / f"000000_p{r}.vtu").exists()
         summary = json.loads((out / "summary.json").read_text())
         assert summary["ranks"] == MPI.COMM_WORLD.size
         assert summary["versions"]["dolfinx"] and "write" in summary["timings_s"]

@@ -151,7 +151,7 @@ def test_slab_as_a_general_device_equals_kind_slab(comm_tmp):
         s = json.loads((comm_tmp / "dev" / "summary.json").read_text())
         assert set(s["regions"]) == {"layer_left", "layer_right"}
         assert s["regions"]["layer_left"]["volume_nm"] == pytest.approx(10.0, rel=1e-12)
-        assert (comm_tmp / "dev" / "regions.pvd").exists()
+        assert 'Name="region"' in (comm_tmp / "dev" / "fields" / "000000.pvtu").read_text()
 
 
 def uniform_problem(B, magnet: bool, material: Material, length=1.0, h=0.5, degree=1, comm=None):

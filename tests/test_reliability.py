@@ -252,3 +252,19 @@ def test_plot_draws_what_run_draws(comm_tmp):
         p.unlink()
     assert cli.main(["plot", str(comm_tmp / "a"), "-q"]) == 0
     assert sorted(p.name for p in (comm_tmp / "a").glob("*.png")) == made == ["profile.png"]
+
+
+@pytest.mark.serial
+def test_a_bad_file_does_not_break_the_next_one(comm_tmp):
+    """Gmsh's lexer keeps the rest of a file with a syntax error and parses it with the next
+    file; fem_spin flushes it, so a good .geo read after a bad one still reads."""
+    from pathlib import Path
+
+    from fem_spin.geometry.mesh import MeshFileError, inspect_mesh_file
+
+    bad = comm_tmp / "bad.msh"
+    bad.write_text("hello, I am a text file\n")
+    with pytest.raises(MeshFileError, match="cannot be read by Gmsh"):
+        inspect_mesh_file(bad)
+    info = inspect_mesh_file(Path(__file__).resolve().parents[1] / "meshes" / "slab.geo")
+    assert info.groups

@@ -592,7 +592,7 @@ def run_coupled(case: dict, problem: SpinProblem, folder: Path | None) -> list[d
     coupling = Coupling(problem, llg, scale)
     try:
         return run_dynamics(coupling, dyn["t_end_s"], dyn["dt_s"], folder, dyn["output_every"],
-                            magnet_names(case))
+                            magnet_names(case), vtx=case["output"]["vtx"])
     finally:
         coupling.destroy()
         llg.destroy()
@@ -680,7 +680,8 @@ def write_results(case: dict, problem: SpinProblem, folder: Path, s: np.ndarray,
     out = case["output"]
     si = case["current"]["drive"] != "none"
     if out["paraview"]:
-        write_paraview(folder, derived_fields(problem, si))
+        write_paraview(folder, derived_fields(problem, si, out["fields"]), vtx=out["vtx"],
+                       precision=out["precision"])
     if comm.rank == 0:
         write_profile_csv(folder / "profile.csv", s, values, abscissa=abscissa,
                           unit="A_per_m" if si else "")
@@ -711,8 +712,8 @@ def write_pictures(case: dict, folder: Path) -> list[Path]:
             if kind == "gmsh" and case["geometry"]["dim"] == 3:
                 pic = render_slice(folder / "fields.pvd", folder / "cut.png", m_name, "y")
                 made += [pic] if pic else []
-                if (folder / "charge_current.pvd").is_file():
-                    pic = render_slice(folder / "charge_current.pvd", folder / "j_e.png",
+                if (folder / "potential.pvd").is_file():
+                    pic = render_slice(folder / "potential.pvd", folder / "j_e.png",
                                        field_name("j_e", True), "y")
                     made += [pic] if pic else []
         except Exception as exc:  # noqa: BLE001 - a picture must not sink a good run
@@ -723,12 +724,14 @@ def write_pictures(case: dict, folder: Path) -> list[Path]:
 def results_readme(case: dict) -> str:
     """README.txt of a result folder: what each file holds, units, index order, frames."""
     files = {
-        "fields.pvd / fields.bp": "m, M, T (and B_sd) on the mesh (VTK .pvd: any ParaView; .bp: "
-                                  "VTX/ADIOS2); with a current drive the names carry the SI unit",
-        "regions.pvd / .bp": "region tag of each cell (the mesh's physical group numbers)",
-        "potential.pvd, charge_current.pvd": "V and j_e of a solved charge current",
-        "abs_m.pvd / abs_m.bp": "|m|",
-        "current.pvd / current.bp": "J, the 3x3 spin current (discontinuous)",
+        "fields.pvd (+ fields/)": "open this in ParaView: m and output.fields (M, T, abs_m = |m|, J, "
+                                  "B_sd) on the nodes, J averaged over the cells at each node, "
+                                  "components Jxx, Jxy, ... = J[spin, space]; cell data 'region' "
+                                  "(the mesh's physical group numbers) for a mesh file; binary "
+                                  "compressed VTK XML, one .vtu per rank; with a current drive the "
+                                  "names carry the SI unit",
+        "potential.pvd": "V and j_e (averaged to the nodes) of a solved charge current",
+        "*.bp": "with output.vtx = true: the same fields as ADIOS2 VTX files",
         "profile.csv": "m_x, m_y, m_z along a line",
         "profile.png, m_x.png": "pictures of the profile and (2D/3D) of m_x",
         "case.toml": "the resolved case: `fem-spin run case.toml -o NEW` repeats the run",

@@ -258,7 +258,29 @@ def load_gmsh_file(gmsh, path: str | Path, parameters: dict[str, float] | None =
     gmsh.clear()
     for name, value in (parameters or {}).items():
         gmsh.parser.setNumber(name, [float(value)])
-    gmsh.merge(str(path))
+    try:
+        gmsh.merge(str(path))
+    except Exception:
+        _flush_gmsh_parser(gmsh)
+        raise
+
+
+def _flush_gmsh_parser(gmsh) -> None:
+    """After a syntax error Gmsh's .geo lexer keeps the rest of the bad file and feeds it to the
+    next file it parses (in this process, even after finalize): parse a comment until it
+    passes, so one bad file does not break every later one (a sweep, a test session)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        flush = Path(tmp) / "flush.geo"
+        flush.write_text("// fem_spin: reset the Gmsh parser\n")
+        for _ in range(8):
+            try:
+                gmsh.merge(str(flush))
+                break
+            except Exception:  # noqa: BLE001, S112 - Gmsh raises plain Exception; try again
+                continue
+    gmsh.clear()
 
 
 def inspect_mesh_file(path: str | Path, verbose: bool = False,

@@ -34,7 +34,7 @@ class CaseError(InputError):
 
 @dataclass(frozen=True)
 class Key:
-    kind: str  # "float", "int", "str", "bool", "vec3", "table"
+    kind: str  # "float", "int", "str", "bool", "vec3", "table", "strlist"
     default: Any = REQUIRED
     unit: str = ""
     doc: str = ""
@@ -177,7 +177,16 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "output": {
         "folder": Key("str", "results", doc="result folder (overridden by --output)"),
         "profile_points": Key("int", 1001, doc="points of the CSV line profile", check=at_least(2)),
-        "paraview": Key("bool", True, doc="write VTX (.bp) and VTK (.pvd) files"),
+        "paraview": Key("bool", True, doc="write ParaView files: fields.pvd (binary compressed VTK "
+                        "XML, one .vtu per rank; every ParaView opens it)"),
+        "fields": Key("strlist", ["m", "M", "T", "abs_m", "J", "B_sd"], doc="what fields.pvd holds "
+                      "(m always; B_sd only with a drive); J is the 3x3 spin current averaged to "
+                      "the nodes, components Jxx, Jxy, ... = J[spin, space]",
+                      choices=("m", "M", "T", "abs_m", "J", "B_sd")),
+        "precision": Key("str", "double", doc="of the fields in the ParaView files (single: half "
+                         "the bytes, 7 digits)", choices=("double", "single")),
+        "vtx": Key("bool", False, doc="also write ADIOS2 VTX (.bp) files (ParaView builds with "
+                   "ADIOS2, e.g. Kitware's binaries; large parallel runs)"),
         "line_from_nm": Key("vec3", None, "nm", "gmsh: start of the profile line (default: the mesh's "
                             "longest bounding-box axis through its centre)"),
         "line_to_nm": Key("vec3", None, "nm", "gmsh: end of the profile line"),
@@ -278,6 +287,15 @@ def _convert(section: str, key: str, spec: Key, value: Any) -> Any:
                 raise _fail(section, f"{key}.{k}", v, "PETSc option values must be scalars")
         value = {str(k): (v if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else v)
                  for k, v in value.items()}
+    elif spec.kind == "strlist":
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise _fail(section, key, value, "must be a list of strings")
+        if spec.choices is not None:
+            bad = [v for v in value if v not in spec.choices]
+            if bad:
+                known = ", ".join(map(repr, spec.choices))
+                raise _fail(section, key, value, f"{bad[0]!r} is not one of {known}")
+        return list(value)
     if spec.choices is not None and value not in spec.choices:
         raise _fail(section, key, value, f"must be one of {', '.join(map(repr, spec.choices))}")
     if spec.check is not None:

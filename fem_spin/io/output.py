@@ -1,4 +1,5 @@
-"""Results for ParaView and for people: VTX (.bp), VTK (.pvd), CSV line profile, PNG.
+"""Results for ParaView and for people: VTK XML (.pvd, binary), optional VTX (.bp), CSV line
+profile, PNG.
 
 Everything is written into a temporary sibling folder and moved into place only
 when complete, so an interrupted run never leaves a half-written folder where a
@@ -20,6 +21,7 @@ import numpy as np
 
 from fem_spin._backend import MPI, dolfinx, ufl
 from fem_spin.io.case import InputError
+from fem_spin.io.vtu import write_vtu
 
 
 class OutputError(InputError):
@@ -87,21 +89,58 @@ def atomic_dir(path: Path, comm: MPI.Comm = MPI.COMM_WORLD, overwrite: bool = Fa
 # normalised mode keeps the plain names.
 SI_NAMES = {"m": "m_A_per_m", "M": "M_over_M0", "T": "T_A_per_m_s", "abs_m": "abs_m_A_per_m",
             "J": "J_A_per_s", "B_sd": "B_sd_T", "V": "V_volt", "j_e": "j_e_A_per_m2"}
+# Fields a case may pick with output.fields (m is always written; region tags, V and j_e come
+# with a mesh file and a solved current).
+FIELDS = ("m", "M", "T", "abs_m", "J", "B_sd")
+DEFAULT_FIELDS = ("m", "M", "T", "abs_m", "J", "B_sd")
 
 
 def field_name(key: str, si: bool) -> str:
     return SI_NAMES.get(key, key) if si else key
 
 
-def derived_fields(problem, si: bool = False) -> dict[str, dolfinx.fem.Function]:
-    """m, |m|, M, T (and B_sd) on the space of m; J (3x3) on a discontinuous space of the same
-    degree; region tags (DG0); with a solved current V (P1) and j_e (DG1). `si`: name them with
-    their SI units (charge-current drive)."""
+def nodal_average(expr, space: dolfinx.fem.FunctionSpace, name: str, chunk: int = 100_000
+                  ) -> dolfinx.fem.Function:
+    """A discontinuous expression (e.g. J, which has grad m) on a continuous Lagrange space:
+    evaluated at each cell's nodes and averaged over the cells sharing a node, on every rank.
+
+    One continuous field instead of a discontinuous one: about a tenth of the bytes of a DG
+    field for P2 tetrahedra, on the same nodes as m (one file), and what ParaView shows anyway."""
+    mesh = space.mesh
+    f = dolfinx.fem.Function(space, name=name)
+    degree = space.element.basix_element.degree
+    count = dolfinx.fem.Function(dolfinx.fem.functionspace(mesh, ("Lagrange", degree)))
+    bs = space.dofmap.index_map_bs
+    nnodes = f.x.array.size // bs
+    ncells = mesh.topology.index_map(mesh.topology.dim).size_local
+    e = dolfinx.fem.Expression(expr, space.element.interpolation_points)
+    sums = np.zeros((nnodes, bs))
+    for c0 in range(0, ncells, chunk):  # chunks bound the memory of the cell-wise values
+        cells = np.arange(c0, min(c0 + chunk, ncells), dtype=np.int32)
+        vals = e.eval(mesh, cells).reshape(len(cells) * space.dofmap.dof_layout.num_dofs, bs)
+        nodes = space.dofmap.list[cells].ravel()
+        for k in range(bs):
+            sums[:, k] += np.bincount(nodes, weights=vals[:, k], minlength=nnodes)
+    f.x.array[:] = sums.ravel()
+    dofs = count.function_space.dofmap.list[:ncells].ravel()
+    count.x.array[:] = np.bincount(dofs, minlength=count.x.array.size)
+    for g in (f, count):  # contributions of the other ranks' cells to shared nodes
+        g.x.scatter_reverse(dolfinx.la.InsertMode.add)
+        g.x.scatter_forward()
+    n = np.maximum(count.x.array, 1.0)
+    f.x.array[:] = (f.x.array.reshape(-1, bs) / n[: nnodes, None]).ravel()
+    return f
+
+
+def derived_fields(problem, si: bool = False, which=DEFAULT_FIELDS) -> dict[str, dolfinx.fem.Function]:
+    """m and the `which` of M, T, |m|, J (3x3, averaged to the nodes), B_sd on the Lagrange space
+    of m; region tags (DG0); with a solved current V (P1) and j_e (P1, averaged). `si`: name them
+    with their SI units (charge-current drive)."""
     V, m = problem.V, problem.m
     mesh = V.mesh
     deg = problem.degree
     gdim = mesh.geometry.dim
-    fields = {"m": m, "M": problem.M}
+    fields = {"m": m}
 
     def project(expr, space, name):
         f = dolfinx.fem.Function(space, name=name)
@@ -109,48 +148,64 @@ def derived_fields(problem, si: bool = False) -> dict[str, dolfinx.fem.Function]
         f.x.scatter_forward()
         return f
 
-    fields["T"] = project(problem.torque(), V, "T")
-    S = dolfinx.fem.functionspace(mesh, ("Lagrange", deg))
-    fields["abs_m"] = project(ufl.sqrt(ufl.dot(m, m)), S, "abs_m")
-    J = problem.spin_current()  # shape (3, gdim): pad to 3x3 for ParaView
-    J3 = ufl.as_matrix([[J[k, j] if j < gdim else 0.0 for j in range(3)] for k in range(3)])
-    W = dolfinx.fem.functionspace(mesh, ("Discontinuous Lagrange", deg, (3, 3)))
-    fields["J"] = project(J3, W, "J")
+    if "M" in which:
+        fields["M"] = problem.M
+    if "T" in which:
+        fields["T"] = project(problem.torque(), V, "T")
+    if "abs_m" in which:
+        fields["abs_m"] = project(ufl.sqrt(ufl.dot(m, m)), dolfinx.fem.functionspace(mesh, ("Lagrange", deg)),
+                                  "abs_m")
+    if "J" in which:
+        J = problem.spin_current()  # shape (3, gdim): pad to 3x3 for ParaView
+        J3 = ufl.as_matrix([[J[k, j] if j < gdim else 0.0 for j in range(3)] for k in range(3)])
+        fields["J"] = nodal_average(J3, dolfinx.fem.functionspace(mesh, ("Lagrange", deg, (3, 3))), "J")
+    B_sd = problem.coef.sd_field(m) if "B_sd" in which else None
+    if B_sd is not None:
+        fields["B_sd"] = project(B_sd, V, "B_sd")
     tags = problem.domain.cell_tags
     if tags is not None and problem.domain.cells:  # region tags (ParaView: Threshold by region)
         R = dolfinx.fem.Function(dolfinx.fem.functionspace(mesh, ("DG", 0)), name="region")
         R.x.array[R.function_space.dofmap.list[tags.indices, 0]] = tags.values
         R.x.scatter_forward()
         fields["region"] = R
-    B_sd = problem.coef.sd_field(m)
-    if B_sd is not None:
-        fields["B_sd"] = project(B_sd, V, "B_sd")
     potential = getattr(problem, "potential", None)
     if potential is not None:
         fields["V"] = potential.V
-        fields["j_e"] = project(potential.j, dolfinx.fem.functionspace(mesh, ("DG", 1, (3,))), "j_e")
+        P1 = dolfinx.fem.functionspace(mesh, ("Lagrange", 1, (3,)))
+        fields["j_e"] = nodal_average(potential.j, P1, "j_e")
     for key, f in fields.items():
         f.name = field_name(key, si)
     return fields
 
 
-def write_paraview(folder: Path, fields: dict[str, dolfinx.fem.Function]) -> list[Path]:
-    """VTX files (one per element type) and VTK .pvd files, all ranks writing."""
+def paraview_groups(fields: dict[str, dolfinx.fem.Function]) -> dict[str, tuple[list, list]]:
+    """File name -> (point fields, cell fields): the fields on the mesh of m in one file, the
+    solved potential (P1) in another."""
+    point = [fields[k] for k in ("m", "M", "T", "B_sd", "abs_m", "J") if k in fields]
+    cell = [fields["region"]] if "region" in fields else []
+    groups = {"fields": (point, cell)}
+    if "V" in fields:
+        groups["potential"] = ([fields["V"], fields["j_e"]], cell)
+    return groups
+
+
+def write_paraview(folder: Path, fields: dict[str, dolfinx.fem.Function], vtx: bool = False,
+                   precision: str = "double") -> list[Path]:
+    """Binary compressed VTK XML (.pvd -> .pvtu -> a .vtu per rank), all ranks writing; with
+    `vtx` also ADIOS2 VTX (.bp) files, one per element (VTX needs one element per file)."""
     comm = fields["m"].function_space.mesh.comm
-    groups = {"fields": [fields[k] for k in ("m", "M", "T", "B_sd") if k in fields],
-              "abs_m": [fields["abs_m"]], "current": [fields["J"]]}
-    for group, key in (("regions", "region"), ("potential", "V"), ("charge_current", "j_e")):
-        if key in fields:
-            groups[group] = [fields[key]]
     written = []
-    for name, funcs in groups.items():
-        if dolfinx.common.has_adios2:
-            with dolfinx.io.VTXWriter(comm, folder / f"{name}.bp", funcs, engine="BP4") as vtx:
-                vtx.write(0.0)
-            written.append(folder / f"{name}.bp")
-        with dolfinx.io.VTKFile(comm, folder / f"{name}.pvd", "w") as vtk:
-            vtk.write_function(funcs, 0.0)
-        written.append(folder / f"{name}.pvd")
+    for name, (point, cell) in paraview_groups(fields).items():
+        written.append(write_vtu(folder, name, point, cell, precision=precision))
+        if vtx and dolfinx.common.has_adios2:
+            by_element: dict[tuple, list] = {}
+            for f in point:
+                by_element.setdefault((f.function_space.dofmap.index_map_bs, f.ufl_shape), []).append(f)
+            for i, funcs in enumerate(by_element.values()):
+                path = folder / (f"{name}.bp" if i == 0 else f"{name}_{funcs[0].name}.bp")
+                with dolfinx.io.VTXWriter(comm, path, funcs, engine="BP4") as w:
+                    w.write(0.0)
+                written.append(path)
     return written
 
 

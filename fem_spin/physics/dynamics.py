@@ -20,6 +20,7 @@ import numpy as np
 from fem_spin._backend import MPI, dolfinx, ufl
 from fem_spin.physics.coefficients import GAMMA
 from fem_spin.physics.llg import LLG
+from fem_spin.io.vtu import VTUSeries
 from fem_spin.physics.problem import SpinProblem
 from fem_spin.progress import logger, stage
 
@@ -95,12 +96,12 @@ class RegionMeans:
 
 
 def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | None = None,
-                 output_every: int = 10, regions: list[str] | None = None,
+                 output_every: int = 10, regions: list[str] | None = None, vtx: bool = False,
                  callback: Callable[[float, Coupling], None] | None = None) -> list[dict]:
     """Integrate from t = 0 to t_end [s] with steps dt; returns the table of recorded rows.
 
-    With a folder: time series u_t (P1) and m_t (m and T) as VTK .pvd (every ParaView) and VTX
-    .bp (when ADIOS2 is there), written every `output_every` steps and at the end, and
+    With a folder: time series u_t (P1) and m_t (m and T) as binary VTK XML .pvd collections
+    (every ParaView; with `vtx` also VTX .bp), written every `output_every` steps and at the end, and
     dynamics.csv (time, energies, region averages of u and m, max | |u| - 1 |).
     """
     nsteps = int(round(t_end / dt))
@@ -113,12 +114,12 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
     rows: list[dict] = []
     T = dolfinx.fem.Function(problem.V, name="T")
     T_expr = dolfinx.fem.Expression(problem.torque(), problem.V.element.interpolation_points)
-    writers = []  # (writer, the functions a VTKFile writes; None for VTX, which holds its own)
+    writers = []
     if folder is not None:
         for name, funcs in {"u_t": [llg.u], "m_t": [problem.m, T]}.items():
-            writers.append((dolfinx.io.VTKFile(comm, folder / f"{name}.pvd", "w"), funcs))
-            if dolfinx.common.has_adios2:
-                writers.append((dolfinx.io.VTXWriter(comm, folder / f"{name}.bp", funcs, engine="BP4"), None))
+            writers.append(VTUSeries(folder, name, funcs))
+            if vtx and dolfinx.common.has_adios2:
+                writers.append(dolfinx.io.VTXWriter(comm, folder / f"{name}.bp", funcs, engine="BP4"))
 
     def record(t: float, write: bool) -> None:
         row = {"t_s": t, **llg.energies(), "max_norm_error": llg.max_norm_error()}
@@ -126,8 +127,8 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
         rows.append(row)
         if write and writers:
             T.interpolate(T_expr)  # only the files need T
-            for w, funcs in writers:
-                w.write_function(funcs, t) if funcs else w.write(t)
+            for w in writers:
+                w.write(t)
         if callback:
             callback(t, coupling)
 
@@ -144,7 +145,7 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
                     logger.info("  step %d/%d, t = %.4g s, dt = %.3g s, wall %.1f s, E = %.4g J",
                                 n, nsteps, n * dt, dt, time.perf_counter() - wall, rows[-1]["total_J"])
     finally:
-        for w, _ in writers:
+        for w in writers:
             w.close()
     problem.M.interpolate(problem.coef.M)  # the output copy of M, in the space of m
     if folder is not None and comm.rank == 0:

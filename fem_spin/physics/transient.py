@@ -14,6 +14,7 @@ import numpy as np
 
 from fem_spin._backend import dolfinx
 from fem_spin.physics.forms import SpinForm
+from fem_spin.io.vtu import VTUSeries
 from fem_spin.physics.problem import SpinProblem
 from fem_spin.progress import logger, stage
 
@@ -62,8 +63,9 @@ def run_transient(problem: SpinProblem, t_end_s: float, dt_s: float, theta: floa
 
 
 def write_time_series(folder: Path, problem: SpinProblem, times: list[float]) -> Callable:
-    """A callback that writes m at the given times (s) to folder/m_t.bp (VTX)."""
-    writer = dolfinx.io.VTXWriter(problem.domain.comm, folder / "m_t.bp", [problem.m], engine="BP4")
+    """A callback that writes m at the given times (s) to folder/m_t.pvd (binary VTK XML time
+    series: every ParaView plays it)."""
+    writer = VTUSeries(folder, "m_t", [problem.m])
     wanted = np.asarray(times)
 
     def callback(t: float, m) -> None:
