@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import platform
+import resource
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from fem_spin._backend import MPI, PETSc, dolfinx, ufl
+from fem_spin.app import sizing
 from fem_spin.physics import magnetization as magn
 from fem_spin.io.case import CaseError, dump_toml
 from fem_spin.physics.material import Material
@@ -28,10 +30,6 @@ from fem_spin.progress import logger, stage
 # faster and lighter than LU there on 1 and 2 ranks (docs/benchmark.md).
 AUTO_ITERATIVE_DOFS = 50_000
 AUTO_P1_DOFS = 150_000
-# More cells than this (estimated before meshing) need geometry.allow_large: Gmsh meshes on
-# rank 0 alone (about 10 s per 1e6 tetrahedra here) and a P2 solve takes ~15 KB per cell
-# (2.8 GB for the 2e5 cells of the 8.4e5-DOF benchmark run), so 2e7 cells is ~300 GB.
-MAX_CELLS = 20_000_000
 # The shifted-Laplacian preconditioner converges in ~70 mesh-independent iterations at
 # a0 = beta = 10 and not at all at 100 (the transverse block becomes Helmholtz-like).
 SHIFTED_MAX_A0_BETA = 100.0
@@ -195,21 +193,34 @@ def geometry_from(case: dict):
         raise CaseError(str(exc)) from None
 
 
-def check_size(case: dict, meshes: bool | None = None) -> float | None:
-    """Estimated cell count of the mesh to build; refuse more than MAX_CELLS unless
-    geometry.allow_large, before Gmsh starts. `meshes`: whether a mesh is built (default: unless
-    the case reads a mesh file); None is returned when not."""
+def check_size(case: dict, meshes: bool | None = None, ranks: int = 1,
+               ranks_on_node: int | None = None) -> float | None:
+    """Estimated cell count of the mesh to build; before Gmsh starts, refuse a case whose
+    estimated peak memory (fem_spin.app.sizing, measured per DOF and preset) exceeds this
+    node's memory, unless geometry.allow_large. `meshes`: whether a mesh is built (default:
+    unless the case reads a mesh file); None is returned when not. `ranks` (and how many of
+    them share this node) scale the estimate."""
     geo = case["geometry"]
     if geo["kind"] == "gmsh" or not (geo["mesh_file"] is None if meshes is None else meshes):
         return None
     cells = geometry_from(case).estimated_cells()
-    if cells > MAX_CELLS and not geo["allow_large"]:
+    degree = case["discretization"]["degree"]
+    dofs = sizing.estimated_dofs(geo["dim"], degree, cells)
+    preset = case["solver"]["preset"]
+    if preset == "auto":
+        m = material_from(case)
+        preset = auto_preset(int(dofs), m.a0 * m.beta, degree)
+    need = sizing.estimated_memory(dofs, geo["dim"], preset, ranks)
+    here = need * (ranks_on_node or ranks) / ranks
+    have = sizing.machine_memory()
+    if here > have and not geo["allow_large"]:
         sizes = ", ".join(f"{k} = {geo[k]!r}" for k in ("dim", "length_nm", "width_nm",
                                                        "h_interface_nm", "h_far_nm"))
-        raise CaseError(f"[geometry] {sizes}: about {cells:.2g} cells (estimate), more than "
-                        f"{MAX_CELLS:.0e} (Gmsh meshes on rank 0 alone; a P2 solve needs ~15 KB per "
-                        "cell). Coarsen the mesh or shrink the geometry, or set "
-                        "geometry.allow_large = true")
+        raise CaseError(f"[geometry] {sizes}: about {cells:.2g} cells (estimate), {dofs:.2g} DOFs "
+                        f"(P{degree}), which need about {need / 1e9:.3g} GB with solver '{preset}' "
+                        f"on {ranks} rank(s), {here / 1e9:.3g} GB of them on this node; it has "
+                        f"{have / 1e9:.3g} GB. Coarsen the mesh, shrink the geometry or use more "
+                        "nodes, or set geometry.allow_large = true")
     return cells
 
 
@@ -287,7 +298,7 @@ def check_device_file(case: dict) -> None:
             source_of(spec)
 
 
-def preflight(case: dict) -> str | None:
+def preflight(case: dict, ranks: int = 1, ranks_on_node: int | None = None) -> str | None:
     """Every check of a resolved case that needs no mesh (run it on rank 0): resolution, the
     mesh-size estimate, a given mesh file or a device's file (which sets geometry.dim).
     Raises CaseError (or another InputError); returns warnings or None."""
@@ -295,7 +306,7 @@ def preflight(case: dict) -> str | None:
         check_device_file(case)
         return None
     warning = check_resolution(case, material_from(case))
-    check_size(case)
+    check_size(case, ranks=ranks, ranks_on_node=ranks_on_node)
     if case["geometry"]["mesh_file"] is not None:
         check_mesh_file(case)
     return warning
@@ -467,12 +478,16 @@ def run_case(case: dict, output: Path | None, overwrite: bool = False,
 
     timings: dict[str, float] = {}
     material = material_from(case)
-    warning, case["geometry"]["dim"] = on_root(comm, lambda: (preflight(case), case["geometry"]["dim"]))
+    on_node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    ranks_on_node = on_node.size
+    on_node.Free()
+    warning, case["geometry"]["dim"] = on_root(comm, lambda: (preflight(case, comm.size, ranks_on_node),
+                                                              case["geometry"]["dim"]))
     if warning:
         logger.warning("warning: %s", warning)
     if output is not None and comm.rank == 0:
         report_stale_partials(Path(shown_as or output))
-    cells = check_size(case)
+    cells = check_size(case, ranks=comm.size, ranks_on_node=ranks_on_node)
     if cells:
         logger.info("mesh: about %.2g cells expected", cells)
     with stage("mesh", comm, timings):
@@ -510,14 +525,25 @@ def run_case(case: dict, output: Path | None, overwrite: bool = False,
                     plot_dynamics(rows, magnet_names(case), tmp / "dynamics.png",
                                   "magnetization dynamics (Eq. 79)")
     summary["timings_s"] = timings
+    summary["peak_memory_mb"] = peak_memory_mb(comm)
+    logger.info("peak memory %.0f MB (all %d ranks; largest rank %.0f MB)",
+                summary["peak_memory_mb"]["all_ranks"], comm.size, summary["peak_memory_mb"]["largest_rank"])
     if output is None:
         return result
     if comm.rank == 0:  # written once, after the move, so it has the write stage's time too
+        summary["bytes_written"] = sum(f.stat().st_size for f in Path(output).rglob("*") if f.is_file())
+        logger.info("wrote %.1f MB", summary["bytes_written"] / 1e6)
         partial = output / ".summary.json.partial"
         partial.write_text(json.dumps({**summary, "versions": versions()}, indent=2) + "\n")
         partial.replace(output / "summary.json")
     logger.info("results in %s", shown_as or output)
     return result
+
+
+def peak_memory_mb(comm: MPI.Comm) -> dict[str, float]:
+    """Peak resident memory of this process (Linux reports KiB), summed and largest over ranks."""
+    mine = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return {"all_ranks": comm.allreduce(mine, op=MPI.SUM), "largest_rank": comm.allreduce(mine, op=MPI.MAX)}
 
 
 def run_summary(case: dict, problem: SpinProblem, values: np.ndarray | None, material: Material) -> dict:
@@ -526,6 +552,7 @@ def run_summary(case: dict, problem: SpinProblem, values: np.ndarray | None, mat
     summary = {
         "dofs": problem.num_dofs, "cells": problem.domain.num_cells(), "ranks": comm.size,
         "degree": problem.degree, "quadrature_degree": problem.form.quadrature_degree,
+        "diffusion_quadrature_degree": problem.form.diffusion_quadrature_degree,
         "solver": problem.solver, "iterations": getattr(problem, "iterations", None),
         "l_sf_nm": material.l_sf_nm, "beta": material.beta,
         # Transverse accumulation ~ exp(-k x): it decays over 1/Re k and oscillates with

@@ -86,8 +86,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "mesh_file": Key("str", None, doc="read this .msh (from `fem-spin mesh`) instead of meshing"),
         "allow_coarse": Key("bool", False, doc="warn instead of fail when h_interface_nm cannot "
                             "resolve the shortest decay length"),
-        "allow_large": Key("bool", False, doc="mesh even when the estimate exceeds 2e7 cells "
-                           "(Gmsh runs on rank 0 alone)"),
+        "allow_large": Key("bool", False, doc="run even when the estimated peak memory (from the "
+                           "estimated cells, DOFs and solver) exceeds this node's memory"),
     },
     "magnetization": {
         "profile": Key("str", "interface", doc="interface: the paper's spacer dip, mu = tanh(|x|/w), "
@@ -162,7 +162,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "discretization": {
         "degree": Key("int", 2, doc="Lagrange degree of m (P1 needs ~4x finer meshes for the "
                       "paper's a0 = beta = 100)", choices=(1, 2)),
-        "quadrature_degree": Key("int", None, doc="default 2 degree + 1", check=positive),
+        "quadrature_degree": Key("int", None, doc="of every term (default: 2 degree + 1 for the "
+                                 "reaction, source and mass terms, 2 degree - 1, at least 2, for "
+                                 "the diffusion term)", check=positive),
     },
     "solver": {
         "preset": Key("str", "auto", doc="direct (MUMPS LU), iterative (the scalable one: GMRES + "

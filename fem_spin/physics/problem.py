@@ -133,8 +133,9 @@ class SpinProblem:
 
     def solve(self) -> dolfinx.fem.Function:
         """Assemble and solve; logs the stages with timings and the DOF count."""
-        logger.info("%d DOFs (P%d, 3 components) on %d ranks, quadrature degree %d",
-                    self.num_dofs, self.degree, self.domain.comm.size, self.form.quadrature_degree)
+        logger.info("%d DOFs (P%d, 3 components) on %d ranks, quadrature degree %d (diffusion %d)",
+                    self.num_dofs, self.degree, self.domain.comm.size, self.form.quadrature_degree,
+                    self.form.diffusion_quadrature_degree)
         with stage("assemble", self.domain.comm, self.timings):
             solver = self.make_solver()
             solver.assemble_matrix()

@@ -8,6 +8,7 @@ on the command line as ``-fem_spin_<name>_ksp_type gmres`` or through
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Mapping
 
 from fem_spin._backend import PETSc, dolfinx
@@ -95,6 +96,28 @@ class LinearSolver:
             self.shell.attach(self.ksp)
         self.iterations = 0
         self._assembled = False
+        self.ksp.setMonitor(self._progress)
+        self._t0 = self._last = 0.0
+        self._r0 = 1.0
+
+    # Seconds between progress lines during a long solve (rank 0; short solves stay silent).
+    PROGRESS_INTERVAL = 5.0
+
+    def _progress(self, ksp, its: int, rnorm: float) -> None:
+        """A line every PROGRESS_INTERVAL s: iteration, residual relative to the first, time.
+        Plain log lines (no carriage returns), so a batch job's log reads the same as a terminal."""
+        now = time.perf_counter()
+        if its == 0:
+            self._r0 = rnorm or 1.0
+            if now - self._t0 > self.PROGRESS_INTERVAL:  # the set-up (e.g. a factorization) was long
+                logger.info("  solve: preconditioner ready after %.1f s, iterating", now - self._t0)
+                self._last = now
+            return
+        if now - self._last > self.PROGRESS_INTERVAL:
+            rtol = ksp.getTolerances()[0]
+            logger.info("  solve: iteration %d, residual %.1e of the initial (target %.0e), %.1f s",
+                        its, rnorm / self._r0, rtol, now - self._t0)
+            self._last = now
 
     def assemble_matrix(self) -> None:
         self.A.zeroEntries()
@@ -117,6 +140,7 @@ class LinearSolver:
         if not self._assembled:
             self.assemble_matrix()
         self.assemble_vector()
+        self._t0 = self._last = time.perf_counter()
         try:
             self.ksp.solve(self.b, u.x.petsc_vec)
         except PETSc.Error as exc:
