@@ -111,3 +111,35 @@ def test_c2_same_with_the_cheaper_diffusion_quadrature():
         answers.append(p.solve().x.array.copy())
         assert p.form.diffusion_quadrature_degree == (3 if q is None else 5)
     assert np.max(np.abs(answers[0] - answers[1])) < 1e-10
+
+
+SMALL3D = SLAB3D.format(h=1.0).replace("length_nm = 100.0", "length_nm = 20.0").replace(
+    "width_nm = 10.0", "width_nm = 2.0").replace("[geometry]", "[geometry]\nallow_coarse = true", 1)
+
+
+@pytest.mark.mpi
+def test_parallel_mesh_file_gives_the_meshed_answer(comm_tmp, capfd):
+    """`fem-spin mesh -o slab.xdmf` (written by every rank) read back in parallel by `run`
+    gives the answer of meshing the case, on 1 and 2 ranks; a file without its companions is
+    an input error naming them."""
+    case = write_case(comm_tmp, SMALL3D)
+    assert run("mesh", case, "-o", comm_tmp / "m" / "slab.xdmf") == 0
+    if RANK == 0:
+        assert sorted(p.name for p in (comm_tmp / "m").iterdir()) == \
+            ["slab.h5", "slab.names.json", "slab.xdmf"]
+    from_file = write_case(comm_tmp, SMALL3D.replace(
+        "allow_coarse = true", f'allow_coarse = true\nmesh_file = "{comm_tmp / "m" / "slab.xdmf"}"'),
+        name="from_file.toml")
+    assert run("run", case, "-o", comm_tmp / "meshed", "-q") == 0
+    assert run("run", from_file, "-o", comm_tmp / "read", "-q") == 0
+    if RANK == 0:
+        a = np.loadtxt(comm_tmp / "meshed" / "profile.csv", delimiter=",", skiprows=1)
+        b = np.loadtxt(comm_tmp / "read" / "profile.csv", delimiter=",", skiprows=1)
+        assert np.max(np.abs(a - b)) < 1e-10 and np.max(np.abs(a[:, 1])) > 0.1
+        (comm_tmp / "m" / "slab.names.json").unlink()
+    MPI.COMM_WORLD.Barrier()
+    capfd.readouterr()
+    assert run("run", from_file, "-o", comm_tmp / "again") == 2
+    line = one_error_line(capfd.readouterr().err)
+    if RANK == 0:
+        assert "slab.names.json" in line and "fem-spin mesh" in line, line

@@ -143,8 +143,9 @@ def cmd_mesh(args, comm, petsc: dict) -> int:
     def validate():
         case = load_case(args.case)
         out = args.output or args.case.with_suffix(".msh")
-        if out.suffix != ".msh":
-            raise UsageError(f"--output {str(out)!r}: a Gmsh mesh file must end in .msh")
+        if out.suffix not in (".msh", ".xdmf"):
+            raise UsageError(f"--output {str(out)!r}: a mesh file must end in .msh (Gmsh, read "
+                             "on rank 0) or .xdmf (XDMF/HDF5, read in parallel)")
         if out.exists() and not args.overwrite:
             raise UsageError(f"mesh file {str(out)!r} exists; pass --overwrite to replace it")
         check_size(case, meshes=True)  # `fem-spin mesh` meshes even when mesh_file is set
@@ -153,6 +154,32 @@ def cmd_mesh(args, comm, petsc: dict) -> int:
         return case, out
 
     case, out = on_root(comm, validate)
+    if out.suffix == ".xdmf":  # meshed (Gmsh on rank 0), distributed, written by every rank
+        import shutil
+        import uuid
+
+        from fem_spin.geometry.mesh import write_xdmf
+
+        case["geometry"]["mesh_file"] = None  # mesh the case even if it names a mesh file
+        with stage("mesh", comm):
+            domain = build_domain(case, comm)
+        tmpdir = Path(comm.bcast(str(out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"), root=0))
+        if comm.rank == 0:
+            tmpdir.mkdir(parents=True)
+        comm.Barrier()
+        try:
+            with stage("write", comm):
+                files = write_xdmf(domain, tmpdir / out.name)
+            if comm.rank == 0:  # the three files move into place together
+                for f in files:
+                    f.replace(out.parent / f.name)
+        finally:
+            if comm.rank == 0:
+                shutil.rmtree(tmpdir, ignore_errors=True)
+        comm.Barrier()
+        logger.info("mesh: %d cells; wrote %s (+ .h5, .names.json); set geometry.mesh_file = %r "
+                    "in the case to read it in parallel", domain.num_cells(), out, str(out))
+        return 0
     tmp = out.with_name(f".{out.name}.partial.msh")
     with stage("mesh", comm):
         build_domain(case, comm, msh_file=tmp)

@@ -20,7 +20,8 @@ from fem_spin.physics import magnetization as magn
 from fem_spin.io.case import CaseError, dump_toml
 from fem_spin.physics.material import Material
 from fem_spin.physics.coefficients import Region
-from fem_spin.geometry.mesh import Domain, SlabGeometry, build_from_file, build_slab, inspect_mesh_file, read_msh
+from fem_spin.geometry.mesh import (XDMF_SUFFIX, Domain, SlabGeometry, build_from_file, build_slab,
+                                    inspect_mesh_file, read_msh, read_xdmf)
 from fem_spin.io.output import atomic_dir, axis_points, derived_fields, sample, write_paraview, write_profile_csv
 from fem_spin.physics.problem import SpinProblem
 from fem_spin.progress import logger, stage
@@ -317,6 +318,8 @@ def build_domain(case: dict, comm: MPI.Comm, msh_file: Path | None = None) -> Do
     if geo["kind"] == "gmsh":
         return build_from_file(geo["file"], geo["dim"], comm, geo["parameters"], geo["unit_nm"], msh_file)
     if geo["mesh_file"] is not None and msh_file is None:
+        if Path(geo["mesh_file"]).suffix.lower() == XDMF_SUFFIX:
+            return read_xdmf(geo["mesh_file"], comm)
         return read_msh(geo["mesh_file"], comm, gdim=geo["dim"])
     if geo["kind"] == "ring":
         from fem_spin.geometry.ring import build_ring

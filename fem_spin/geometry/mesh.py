@@ -9,9 +9,12 @@ model to the current Gmsh session, so the same code writes ``.msh`` files
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from fem_spin._backend import MPI, dolfinx
 from fem_spin._checks import require_positive
@@ -291,6 +294,8 @@ def inspect_mesh_file(path: str | Path, verbose: bool = False,
     or foreign file, and for one without named physical groups.
     """
     path = Path(path)
+    if path.suffix.lower() == XDMF_SUFFIX:
+        return xdmf_info(path)
     if not path.is_file():
         raise MeshFileError(f"mesh file {str(path)!r} does not exist")
     import gmsh
@@ -330,6 +335,72 @@ def inspect_mesh_file(path: str | Path, verbose: bool = False,
             gmsh.finalize()
 
 
+XDMF_SUFFIX = ".xdmf"
+
+
+def names_file(path: str | Path) -> Path:
+    """The JSON next to an XDMF mesh with what XDMF cannot hold: the names of the tags."""
+    return Path(path).with_suffix(".names.json")
+
+
+def write_xdmf(domain: Domain, path: str | Path) -> list[Path]:
+    """Write a distributed mesh and its cell/facet tags as XDMF + HDF5 (every rank writes its
+    part) and the tag names as JSON (rank 0): a mesh that `read_xdmf` reads on any number of
+    ranks, each reading its own part, with no Gmsh and no rank-0 bottleneck."""
+    path = Path(path)
+    mesh = domain.mesh
+    with dolfinx.io.XDMFFile(mesh.comm, path, "w") as f:
+        f.write_mesh(mesh)
+        for tags in (domain.cell_tags, domain.facet_tags):
+            if tags is not None:
+                f.write_meshtags(tags, mesh.geometry)
+    x = mesh.geometry.x
+    n = mesh.topology.index_map(0).size_local
+    lo, hi = np.empty(3), np.empty(3)
+    mesh.comm.Allreduce(x[:n].min(axis=0) if n else np.full(3, np.inf), lo, op=MPI.MIN)
+    mesh.comm.Allreduce(x[:n].max(axis=0) if n else np.full(3, -np.inf), hi, op=MPI.MAX)
+    if mesh.comm.rank == 0:
+        names_file(path).write_text(json.dumps({
+            "written_by": "fem-spin mesh", "dim": mesh.topology.dim, "cells": domain.cells,
+            "facets": domain.facets, "bbox": [*map(float, lo), *map(float, hi)],
+            "cell_tags": domain.cell_tags.name if domain.cell_tags is not None else None,
+            "facet_tags": domain.facet_tags.name if domain.facet_tags is not None else None},
+            indent=1) + "\n")
+    mesh.comm.Barrier()
+    return [path, path.with_suffix(".h5"), names_file(path)]
+
+
+def xdmf_info(path: str | Path) -> MeshFileInfo:
+    """MeshFileInfo of an XDMF mesh from its names file (no mesh is read)."""
+    path = Path(path)
+    names = names_file(path)
+    if not path.is_file():
+        raise MeshFileError(f"mesh file {str(path)!r} does not exist")
+    if not names.is_file() or not path.with_suffix(".h5").is_file():
+        raise MeshFileError(f"mesh file {str(path)!r} needs {path.with_suffix('.h5').name!r} and "
+                            f"{names.name!r} next to it (`fem-spin mesh ... -o {path.name}` writes all three)")
+    try:
+        d = json.loads(names.read_text())
+        return MeshFileInfo(str(path), int(d["dim"]), dict(d["cells"]), dict(d["facets"]),
+                            tuple(d["bbox"]), True, {**{k: int(d["dim"]) for k in d["cells"]},
+                                                     **{k: int(d["dim"]) - 1 for k in d["facets"]}})
+    except (ValueError, KeyError, TypeError) as exc:
+        raise MeshFileError(f"{str(names)!r} is not a fem-spin mesh names file ({exc})") from None
+
+
+def read_xdmf(path: str | Path, comm: MPI.Comm = MPI.COMM_WORLD) -> Domain:
+    """Read a mesh written by `write_xdmf` in parallel (each rank its part of the HDF5 file)."""
+    info = xdmf_info(path)
+    names = json.loads(names_file(path).read_text())
+    with dolfinx.io.XDMFFile(comm, str(path), "r") as f:
+        mesh = f.read_mesh(name="mesh")
+        dim = mesh.topology.dim
+        mesh.topology.create_connectivity(dim - 1, dim)
+        cell_tags = f.read_meshtags(mesh, names["cell_tags"]) if names["cell_tags"] else None
+        facet_tags = f.read_meshtags(mesh, names["facet_tags"]) if names["facet_tags"] else None
+    return Domain(mesh, cell_tags, facet_tags, info.cells, info.facets)
+
+
 def read_msh(path: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, gdim: int = 3) -> Domain:
     """Read a mesh written by ``fem-spin mesh`` (or any Gmsh .msh with physical groups) on rank 0
     and distribute it; Gmsh stays quiet (check the file first with `inspect_mesh_file`)."""
@@ -348,6 +419,12 @@ def build_from_file(path: str | Path, dim: int, comm: MPI.Comm = MPI.COMM_WORLD,
     in nm (coordinates are scaled after distribution, so the mesh is in nm like every other).
     """
     path = Path(path)
+    if path.suffix.lower() == XDMF_SUFFIX:
+        dom = read_xdmf(path, comm)
+        if unit_nm != 1.0:
+            dom.mesh.geometry.x[:] *= unit_nm
+        dom.info.update(kind="gmsh", dim=dim, file=str(path))
+        return dom
     meshed = path.suffix.lower() == ".msh"
     dom = mesh_model(comm, lambda g: load_gmsh_file(g, path, parameters), gdim=dim,
                      msh_file=msh_file, generate=not meshed)

@@ -83,7 +83,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "h_far_nm": Key("float", 0.5, "nm", "element size away from it", check=positive),
         "refine_distance_nm": Key("float", None, "nm", "width of the zone kept at h_interface "
                                   "(default 5 h_interface)", check=positive),
-        "mesh_file": Key("str", None, doc="read this .msh (from `fem-spin mesh`) instead of meshing"),
+        "mesh_file": Key("str", None, doc="read this mesh from `fem-spin mesh` instead of meshing: "
+                         ".msh (Gmsh, read on rank 0) or .xdmf (with its .h5 and .names.json, "
+                         "read in parallel)"),
         "allow_coarse": Key("bool", False, doc="warn instead of fail when h_interface_nm cannot "
                             "resolve the shortest decay length"),
         "allow_large": Key("bool", False, doc="run even when the estimated peak memory (from the "
