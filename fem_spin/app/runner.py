@@ -333,7 +333,7 @@ def make_problem(case: dict, domain: Domain, petsc_options: dict | None = None) 
     opts.update(petsc_options or {})
     kw: dict[str, Any] = dict(degree=case["discretization"]["degree"],
                               quadrature_degree=case["discretization"]["quadrature_degree"],
-                              petsc_options=opts)
+                              initial_guess=case["solver"]["initial_guess"], petsc_options=opts)
     kind = case["geometry"]["kind"]
     if kind == "gmsh":
         bnd = case["boundaries"]
@@ -712,6 +712,10 @@ def write_results(case: dict, problem: SpinProblem, folder: Path, s: np.ndarray,
     if out["paraview"]:
         write_paraview(folder, derived_fields(problem, si, out["fields"]), vtx=out["vtx"],
                        precision=out["precision"])
+    if out["checkpoint"]:
+        from fem_spin.io.checkpoint import write_checkpoint
+
+        write_checkpoint(folder / "checkpoint", {"m": problem.m}, {"units": units_of(case)["m"]})
     if comm.rank == 0:
         write_profile_csv(folder / "profile.csv", s, values, abscissa=abscissa,
                           unit="A_per_m" if si else "")
@@ -762,6 +766,7 @@ def results_readme(case: dict) -> str:
                                   "names carry the SI unit",
         "potential.pvd": "V and j_e (averaged to the nodes) of a solved charge current",
         "*.bp": "with output.vtx = true: the same fields as ADIOS2 VTX files",
+        "checkpoint/": "with output.checkpoint: m for solver.initial_guess (any number of ranks)",
         "profile.csv": "m_x, m_y, m_z along a line",
         "profile.png, m_x.png": "pictures of the profile and (2D/3D) of m_x",
         "case.toml": "the resolved case: `fem-spin run case.toml -o NEW` repeats the run",

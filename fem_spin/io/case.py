@@ -175,6 +175,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
                       "(direct up to 5e4 DOFs, then iterative; with degree 1 direct up to 1.5e5 "
                       "DOFs, then shifted or blr by a0 beta)",
                       choices=("auto", "direct", "iterative", "blr", "shifted")),
+        "initial_guess": Key("str", None, doc="start the solve from a checkpoint: a result folder "
+                             "written with output.checkpoint = true (or its checkpoint/ folder) of "
+                             "the same mesh (e.g. a neighbouring case of a sweep)"),
         "petsc_options": Key("table", {}, doc="PETSc options on top of the preset, "
                              "e.g. {ksp_monitor = \"\"}"),
     },
@@ -189,6 +192,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
                       choices=("m", "M", "T", "abs_m", "J", "B_sd")),
         "precision": Key("str", "double", doc="of the fields in the ParaView files (single: half "
                          "the bytes, 7 digits)", choices=("double", "single")),
+        "checkpoint": Key("bool", False, doc="also write checkpoint/ (m, partition-independent, "
+                          "exact): solver.initial_guess of a later run reads it on any number of "
+                          "ranks"),
         "vtx": Key("bool", False, doc="also write ADIOS2 VTX (.bp) files (ParaView builds with "
                    "ADIOS2, e.g. Kitware's binaries; large parallel runs)"),
         "line_from_nm": Key("vec3", None, "nm", "gmsh: start of the profile line (default: the mesh's "
@@ -362,6 +368,8 @@ def resolve_case(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict[s
         for region in case["regions"].values():
             if region["file"] is not None:
                 region["file"] = str((Path(base_dir) / region["file"]).resolve())
+        if case["solver"]["initial_guess"] is not None:
+            case["solver"]["initial_guess"] = str((Path(base_dir) / case["solver"]["initial_guess"]).resolve())
     _cross_checks(case, raw)
     _resolve_regions(case, raw)
     return case
@@ -557,6 +565,11 @@ def _cross_checks(case: dict, raw: Mapping) -> None:
     if geo["h_interface_nm"] > geo["h_far_nm"]:
         raise _fail("geometry", "h_interface_nm", geo["h_interface_nm"],
                     f"must not exceed h_far_nm = {geo['h_far_nm']!r}")
+    guess = case["solver"]["initial_guess"]
+    if guess is not None and not ((Path(guess) / "checkpoint.json").is_file()
+                                  or (Path(guess) / "checkpoint" / "checkpoint.json").is_file()):
+        raise _fail("solver", "initial_guess", guess, "no checkpoint there (write one with "
+                    "output.checkpoint = true)")
     if geo["mesh_file"] is not None and not Path(geo["mesh_file"]).is_file():
         raise _fail("geometry", "mesh_file", geo["mesh_file"], "file does not exist")
 

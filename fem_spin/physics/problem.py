@@ -41,6 +41,8 @@ class SpinProblem:
         solver: preset name (see `fem_spin.solvers.linear.PRESETS`).
         petsc_options: PETSc options on top of the preset.
         quadrature_degree: None for the default 2 degree + 1.
+        initial_guess: a checkpoint folder (fem_spin.io.checkpoint) of m on the same mesh to
+            start the iterative solve from.
     """
 
     domain: Domain
@@ -56,6 +58,7 @@ class SpinProblem:
     solver: str = "direct"
     petsc_options: Mapping[str, object] | None = None
     quadrature_degree: int | None = None
+    initial_guess: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -139,6 +142,12 @@ class SpinProblem:
         with stage("assemble", self.domain.comm, self.timings):
             solver = self.make_solver()
             solver.assemble_matrix()
+        if self.initial_guess is not None:
+            from fem_spin.io.checkpoint import read_checkpoint
+
+            read_checkpoint(checkpoint_folder(self.initial_guess), {"m": self.m})
+            solver.ksp.setInitialGuessNonzero(True)
+            logger.info("initial guess: m of %s", self.initial_guess)
         try:
             with stage("solve", self.domain.comm, self.timings):
                 solver.solve(self.m)
@@ -155,6 +164,13 @@ class SpinProblem:
     def spin_current(self) -> ufl.core.expr.Expr:
         """J^{kj} = -Dt^{kp} d_j m^p in m/s (per unit m)."""
         return self.form.spin_current(self.m)
+
+
+def checkpoint_folder(path) -> str:
+    """A result folder's checkpoint/ or the checkpoint folder itself."""
+    from pathlib import Path
+
+    return str(Path(path) / "checkpoint") if (Path(path) / "checkpoint").is_dir() else str(path)
 
 
 def slab_problem(domain: Domain, material: Material, profile, **kwargs) -> SpinProblem:
