@@ -12,6 +12,16 @@ from fem_spin.io.case import InputError
 T = TypeVar("T")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what SLURM and `kill` send): handled like Ctrl-C, so the temporary result folder
+    is removed and an earlier result stays in place; `note` says what was kept instead (a
+    dynamic run's checkpoint)."""
+
+    def __init__(self, note: str = ""):
+        super().__init__(note)
+        self.note = note
+
+
 def on_root(comm: MPI.Comm, fn: Callable[[], T]) -> T:
     """Run fn on rank 0 and broadcast its result, or its input error, to every rank.
 

@@ -28,7 +28,8 @@ junk = st.one_of(scalars, st.lists(scalars, max_size=4), st.dictionaries(
     st.text(string.ascii_lowercase, min_size=1, max_size=5), scalars, max_size=2))
 num = st.floats(-2, 30)
 typed = {"float": num, "int": st.integers(-2, 4), "bool": st.booleans(), "table": st.just({}),
-         "vec3": st.lists(num, min_size=3, max_size=3), "str": st.text(string.ascii_letters, max_size=6)}
+         "vec3": st.lists(num, min_size=3, max_size=3), "str": st.text(string.ascii_letters, max_size=6),
+         "strlist": st.lists(st.sampled_from(["m", "M", "T", "J", "abs_m", "B_sd", "x"]), max_size=3)}
 
 
 @st.composite

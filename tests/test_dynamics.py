@@ -191,3 +191,87 @@ def test_current_driven_dynamics_runs_in_si_units():
     d_fwd = fwd["u_z_layer_right"] - none["u_z_layer_right"]
     d_back = back["u_z_layer_right"] - none["u_z_layer_right"]
     assert abs(d_fwd) > 1e-4 and d_fwd * d_back < 0
+
+
+def test_adaptive_steps_meet_the_tolerance_and_log_rejections(caplog):
+    """C7 with adaptive steps: a first step 50x too long is rejected (and logged), the steps
+    then settle where the step-doubling estimate meets the tolerance, and the error against the
+    closed form at t_end is of the order of the accumulated tolerance; a 10x tighter tolerance
+    takes ~sqrt(10)x more steps (local error ~ dt^2 for a first-order scheme) and the error,
+    steps x tolerance, falls by ~sqrt(10) too."""
+    import logging
+
+    from fem_spin.physics.dynamics import adaptive_step
+
+    def run_adaptive(tol, t_end=5e-11, th0=1.0, a=0.1):
+        dom = uniform_1d_slab(2.0, 1.0, MPI.COMM_SELF)
+        llg = LLG(dom.mesh, [(None, MagnetParams(Ms=8e5, alpha_G=a), uniform([np.sin(th0), 0, np.cos(th0)]))],
+                  B=(0.0, 0.0, 1.0))
+        t, dt, steps, rejected = 0.0, t_end / 2, 0, 0
+        while t < t_end * (1 - 1e-12):
+            h, err, dt, rej = adaptive_step(llg, min(dt, t_end - t), tol)
+            assert err <= tol
+            t, steps, rejected = t + h, steps + 1, rejected + rej
+        th = 2 * np.arctan(np.tan(th0 / 2) * np.exp(-a * GAMMA * t_end / (1 + a * a)))
+        ph = GAMMA * t_end / (1 + a * a)
+        exact = np.array([np.sin(th) * np.cos(ph), np.sin(th) * np.sin(ph), np.cos(th)])
+        e = np.max(np.linalg.norm(llg.u.x.array.reshape(-1, 3) - exact, axis=1))
+        assert llg.max_norm_error() < 1e-12
+        llg.destroy()
+        return e, steps, rejected
+
+    with caplog.at_level(logging.INFO, logger="fem_spin"):
+        logging.getLogger("fem_spin").propagate = True
+        try:
+            e1, s1, r1 = run_adaptive(1e-4)
+        finally:
+            logging.getLogger("fem_spin").propagate = False
+    assert r1 >= 1 and any("step rejected" in m for m in caplog.messages)
+    e2, s2, _ = run_adaptive(1e-5)
+    assert 2.2 < s2 / s1 < 4.5, (s1, s2)  # steps ~ tol^-1/2 for a first-order scheme
+    assert 2.2 < e1 / e2 < 4.5, (e1, e2)
+    assert e1 < s1 * 1e-4 * 2 and e2 < s2 * 1e-5 * 2
+
+
+@pytest.mark.mpi
+def test_stopped_dynamic_run_goes_on_from_its_checkpoint(comm_tmp, capfd):
+    """A run stopped (as by SIGTERM) after 37 steps keeps its folder with a checkpoint and exits
+    143; the same command goes on from it and ends where an uninterrupted run ends (1e-9), with
+    the whole time series and table; adaptive steps on both."""
+    from pathlib import Path
+
+    import fem_spin.physics.dynamics as dynamics
+
+    geo = Path(__file__).resolve().parents[1] / "meshes" / "slab.geo"
+    text = DYN_CASE.format(geo=geo, rho=0.01).replace("output_every = 50", "output_every = 10\n"
+                                                       "tolerance = 1e-3\ncheckpoint_every = 20")
+    case = write_case(comm_tmp, text)
+    assert run("run", case, "-o", comm_tmp / "whole", "-q") == 0
+    real = dynamics.run_dynamics
+
+    def stopping(*args, **kw):
+        return real(*args, **kw, stop_after=37)
+
+    dynamics.run_dynamics = stopping
+    try:
+        assert run("run", case, "-o", comm_tmp / "parts", "-q") == 143
+    finally:
+        dynamics.run_dynamics = real
+    err = capfd.readouterr().err
+    part = comm_tmp / ".parts.partial-resumable"
+    if RANK == 0:
+        assert "run the same command again to go on" in err
+        assert (part / "checkpoint" / "state.json").is_file() and not (comm_tmp / "parts").exists()
+        assert json.loads((part / "checkpoint" / "state.json").read_text())["step"] == 37
+    assert run("run", case, "-o", comm_tmp / "parts") == 0
+    err = capfd.readouterr().err
+    if RANK == 0:
+        assert "resuming from the checkpoint" in err and "unfinished" not in err
+        a = np.genfromtxt(comm_tmp / "whole" / "dynamics.csv", delimiter=",", names=True)
+        b = np.genfromtxt(comm_tmp / "parts" / "dynamics.csv", delimiter=",", names=True)
+        assert len(a) == len(b) and np.allclose(a["t_s"], b["t_s"], rtol=1e-12)
+        for c in ("u_x_layer_right", "u_y_layer_right", "u_z_layer_right"):
+            assert np.max(np.abs(a[c] - b[c])) < 1e-9
+        assert a["rejected_steps"][-1] == b["rejected_steps"][-1]
+        assert (comm_tmp / "whole" / "u_t.pvd").read_text() == (comm_tmp / "parts" / "u_t.pvd").read_text()
+        assert not part.exists() and not (comm_tmp / "parts" / "checkpoint").exists()

@@ -20,14 +20,9 @@ from pathlib import Path
 
 from fem_spin import __version__
 from fem_spin.io.case import InputError
-from fem_spin.parallel import on_root
+from fem_spin.parallel import Terminated, on_root
 
 EXIT_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 1, 130, 143
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (what SLURM and `kill` send): handled like Ctrl-C, so the temporary result folder
-    is removed and an earlier result stays in place."""
 
 
 class UsageError(InputError):
@@ -285,6 +280,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         what, code = (("terminated (SIGTERM)", EXIT_TERMINATED) if isinstance(exc, Terminated)
                       else ("interrupted", EXIT_INTERRUPTED))
+        note = getattr(exc, "note", "")
+        if note:  # a dynamic run stopped on every rank together, after its checkpoint
+            if comm.rank == 0:
+                print(f"fem-spin: {what}; {note}", file=sys.stderr, flush=True)
+            return code
         print(f"fem-spin: {what} on rank {comm.rank}; no partial results left", file=sys.stderr,
               flush=True)
         if comm.size > 1:

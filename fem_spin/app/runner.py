@@ -8,6 +8,7 @@ import logging
 import math
 import platform
 import resource
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -500,9 +501,19 @@ def run_case(case: dict, output: Path | None, overwrite: bool = False,
     problem.timings = timings
     # A dynamic run writes its time series as it goes: the result folder opens first (still a
     # hidden temporary one, moved into place only when everything is written).
-    folder = atomic_dir(output, comm, overwrite) if output is not None else contextlib.nullcontext()
+    dynamic = bool(case["dynamics"]["t_end_s"])
+    if output is None:
+        folder = contextlib.nullcontext()
+    else:  # a dynamic run's folder outlives SIGTERM with its checkpoint, to go on from
+        from fem_spin.parallel import Terminated
+
+        folder = atomic_dir(output, comm, overwrite, resumable=dynamic, keep_on=(Terminated,) if dynamic else ())
     with folder as tmp:
-        rows = run_coupled(case, problem, tmp) if case["dynamics"]["t_end_s"] else None
+        if dynamic and tmp is not None:
+            check_resumable(case, tmp, comm)
+        rows = run_coupled(case, problem, tmp) if dynamic else None
+        if dynamic and tmp is not None and comm.rank == 0:
+            (tmp / "case.resume.json").unlink(missing_ok=True)
         if rows is None:
             problem.solve()
         s, pts, abscissa = profile_samples(case, problem)
@@ -517,6 +528,7 @@ def run_case(case: dict, output: Path | None, overwrite: bool = False,
         summary = run_summary(case, problem, values, material)
         if rows is not None:
             summary["dynamics"] = {"steps": len(rows) - 1, "final": rows[-1],
+                                   "rejected_steps": rows[-1]["rejected_steps"],
                                    "max_norm_error": max(r["max_norm_error"] for r in rows)}
         result = RunResult(problem, output, summary, values)
         if output is not None:
@@ -608,6 +620,20 @@ def llg_of(case: dict, problem: SpinProblem):
     return LLG(dom.mesh, magnets, B=tuple(case["field"]["B_T"]), theta=dyn["theta"])
 
 
+def check_resumable(case: dict, folder: Path, comm: MPI.Comm) -> None:
+    """A dynamic run's folder left by a stopped run: keep it (its checkpoint goes on) if it was
+    made by the same case (the [output] section aside), else empty it; record this case."""
+    if comm.rank == 0:
+        mine = json.dumps({k: v for k, v in case.items() if k != "output"}, sort_keys=True, default=str)
+        stamp = folder / "case.resume.json"
+        if stamp.is_file() and stamp.read_text() != mine:
+            logger.warning("warning: %s holds a stopped run of another case: starting afresh", folder)
+            for p in folder.iterdir():
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+        stamp.write_text(mine)
+    comm.Barrier()
+
+
 def run_coupled(case: dict, problem: SpinProblem, folder: Path | None) -> list[dict]:
     """[dynamics]: the LLG of the magnets coupled to the quasi-static accumulation."""
     from fem_spin.physics.dynamics import Coupling, run_dynamics
@@ -622,7 +648,8 @@ def run_coupled(case: dict, problem: SpinProblem, folder: Path | None) -> list[d
     coupling = Coupling(problem, llg, scale)
     try:
         return run_dynamics(coupling, dyn["t_end_s"], dyn["dt_s"], folder, dyn["output_every"],
-                            magnet_names(case), vtx=case["output"]["vtx"])
+                            magnet_names(case), vtx=case["output"]["vtx"], tolerance=dyn["tolerance"],
+                            checkpoint_every=dyn["checkpoint_every"])
     finally:
         coupling.destroy()
         llg.destroy()
@@ -695,7 +722,8 @@ def report_stale_partials(output: Path) -> list[Path]:
     parent = output.resolve().parent
     if not parent.is_dir():
         return []
-    stale = sorted(p for p in parent.glob(f".{output.name}.partial-*") if p.is_dir())
+    stale = sorted(p for p in parent.glob(f".{output.name}.partial-*")
+                   if p.is_dir() and not p.name.endswith("partial-resumable"))  # goes on instead
     if stale:
         size = sum(f.stat().st_size for p in stale for f in p.rglob("*") if f.is_file())
         logger.warning("warning: %d unfinished result folder(s) of earlier runs next to %s "

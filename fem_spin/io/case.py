@@ -147,7 +147,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "t_end_s": Key("float", None, "s", "simulate the magnetization's LLG equation (Eq. 79) coupled "
                        "to the accumulation up to this time (default: a steady solve only)",
                        check=positive),
-        "dt_s": Key("float", None, "s", "time step (t_end_s a whole number of them)", check=positive),
+        "dt_s": Key("float", None, "s", "time step (t_end_s a whole number of them); with tolerance "
+                    "the first step", check=positive),
+        "tolerance": Key("float", None, "-", "adaptive steps: the largest change of u per step "
+                         "allowed to the step-doubling error estimate (e.g. 1e-3); steps grow and "
+                         "shrink (rejected steps are retried and logged)", check=positive),
+        "checkpoint_every": Key("int", 100, doc="write a checkpoint every this many steps (and on "
+                                "SIGTERM); running the same command again goes on from it (0: only "
+                                "on SIGTERM)", check=lambda v: None if v >= 0 else "must be >= 0"),
         "theta": Key("float", 1.0, "-", "implicitness of the exchange term, 0.5 .. 1 (1: "
                      "unconditionally stable)", check=lambda v: None if 0.5 <= v <= 1 else
                      "must be in [0.5, 1]"),
@@ -385,7 +392,7 @@ def _check_dynamics(case: dict) -> None:
     if dyn["dt_s"] is None:
         raise CaseError("[dynamics] t_end_s needs dt_s (the time step)")
     steps = dyn["t_end_s"] / dyn["dt_s"]
-    if abs(steps - round(steps)) > 1e-9 * steps or round(steps) < 1:
+    if dyn["tolerance"] is None and (abs(steps - round(steps)) > 1e-9 * steps or round(steps) < 1):
         raise _fail("dynamics", "dt_s", dyn["dt_s"], f"t_end_s = {dyn['t_end_s']!r} must be a whole "
                     "number of steps")
     tables = {f"regions.{n}": r for n, r in case["regions"].items() if r["magnet"]} or \

@@ -52,19 +52,26 @@ def check_output_dir(path: Path, overwrite: bool) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: Path, comm: MPI.Comm = MPI.COMM_WORLD, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder that replaces `path` only if the block succeeds."""
+def atomic_dir(path: Path, comm: MPI.Comm = MPI.COMM_WORLD, overwrite: bool = False,
+               resumable: bool = False, keep_on: tuple[type[BaseException], ...] = ()) -> Iterator[Path]:
+    """Yield a temporary folder that replaces `path` only if the block succeeds.
+
+    resumable: the folder is `.NAME.partial-resumable` (used again if it exists: a dynamic run
+    goes on from its checkpoint there); keep_on: exceptions that leave it in place."""
     path = Path(path)
     tmp = None
     if comm.rank == 0:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".{path.name}.partial-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
+        tmp = path.parent / f".{path.name}.partial-{'resumable' if resumable else uuid.uuid4().hex[:8]}"
+        tmp.mkdir(exist_ok=resumable)
     tmp = Path(comm.bcast(str(tmp) if tmp else None, root=0))
-    ok = False
+    ok = keep = False
     try:
         yield tmp
         ok = True
+    except keep_on:
+        keep = True
+        raise
     finally:
         ok = comm.allreduce(ok, op=MPI.LAND) if ok else False
         if comm.rank == 0:
@@ -79,7 +86,7 @@ def atomic_dir(path: Path, comm: MPI.Comm = MPI.COMM_WORLD, overwrite: bool = Fa
                 tmp.rename(path)
                 if old is not None:
                     shutil.rmtree(old, ignore_errors=True)
-            else:
+            elif not keep:
                 shutil.rmtree(tmp, ignore_errors=True)
         if ok:
             comm.Barrier()

@@ -175,14 +175,15 @@ class VTUSeries:
     """
 
     def __init__(self, folder: Path, name: str, functions: list, cell_functions: list = (),
-                 precision: str = "double", level: int = 1):
+                 precision: str = "double", level: int = 1, entries: list | None = None):
         self.folder, self.name = Path(folder), name
         self.functions, self.cell_functions = list(functions), list(cell_functions)
         self.comm = self.functions[0].function_space.mesh.comm
         self.piece = Piece(self.functions[0].function_space)
         self.dtype = np.float32 if precision == "single" else np.float64
         self.level = level
-        self.entries: list[tuple[float, str]] = []
+        # (time, file) already in the collection: a resumed run goes on after them
+        self.entries: list[tuple[float, str]] = [tuple(e) for e in (entries or [])]
         if self.comm.rank == 0:
             (self.folder / name).mkdir(parents=True, exist_ok=True)
         self.comm.Barrier()

@@ -10,6 +10,8 @@ coefficients change), the sd field B_sd = -(omega0 rho/gamma) m (normalised m; r
 from __future__ import annotations
 
 import csv
+import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -95,34 +97,126 @@ class RegionMeans:
                 for (key, c, n), f in self.forms.items()}
 
 
+def adaptive_step(llg: LLG, dt: float, tolerance: float) -> tuple[float, float, float, int]:
+    """One accepted step by step doubling: a step of dt against two of dt/2 (the tangent-plane
+    scheme's local error is O(dt^2) at theta = 1, so their difference estimates it); a step whose
+    estimate (max over the moving nodes of |u_dt - u_dt/2|) exceeds `tolerance` is rejected and
+    retried shorter. u becomes the two-half-step result. Returns (step taken, error estimate,
+    next step, rejected count)."""
+    comm = llg.mesh.comm
+    u0 = llg.u.x.array.copy()
+    rejected = 0
+    while True:
+        llg.step(dt)
+        big = llg.u.x.array.copy()
+        llg.u.x.array[:] = u0
+        llg.step(dt / 2)
+        llg.step(dt / 2)
+        diff = (big - llg.u.x.array).reshape(-1, 3)[llg.moving]
+        err = comm.allreduce(float(np.max(np.linalg.norm(diff, axis=1), initial=0.0)), op=MPI.MAX)
+        factor = 5.0 if err == 0 else min(5.0, max(0.2, 0.9 * np.sqrt(tolerance / err)))
+        if err <= tolerance:
+            return dt, err, dt * factor, rejected
+        rejected += 1
+        logger.info("  step rejected: dt = %.3g s, error estimate %.2e > tolerance %.2e; retrying "
+                    "with dt = %.3g s", dt, err, tolerance, dt * factor)
+        llg.u.x.array[:] = u0
+        dt *= factor
+        if dt < 1e-21:
+            raise RuntimeError(f"adaptive step fell below 1e-21 s (error estimate {err:.3g}): the "
+                               "magnetization is not resolved; check the material parameters")
+
+
+def _stop_on_sigterm(flag: dict):
+    """SIGTERM sets flag['stop'] (checked between steps on every rank together, so the
+    checkpoint is of one consistent step); returns the previous handler, or None off the main
+    thread."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):  # noqa: ARG001
+        flag["stop"] = True
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def write_state(folder: Path, llg: LLG, state: dict) -> None:
+    """The checkpoint of a dynamic run: u (fem_spin.io.checkpoint) and state.json (time, step,
+    next dt, the table so far, the time series' entries), replaced whole (a kill during the
+    write leaves the previous checkpoint)."""
+    from fem_spin.io.checkpoint import write_checkpoint
+
+    comm = llg.mesh.comm
+    new = folder / "checkpoint.new"
+    write_checkpoint(new, {"u": llg.u})
+    if comm.rank == 0:
+        (new / "state.json").write_text(json.dumps(state) + "\n")
+        old = folder / "checkpoint"
+        if old.exists():
+            shutil.rmtree(old)
+        new.rename(old)
+    comm.Barrier()
+
+
+def read_state(folder: Path, llg: LLG) -> dict | None:
+    """The state of folder/checkpoint (u read into the LLG), or None if there is none."""
+    from fem_spin.io.checkpoint import read_checkpoint
+
+    comm = llg.mesh.comm
+    path = folder / "checkpoint" / "state.json"
+    state = comm.bcast(json.loads(path.read_text()) if comm.rank == 0 and path.is_file() else None, root=0)
+    if state is not None:
+        read_checkpoint(folder / "checkpoint", {"u": llg.u})
+    return state
+
+
 def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | None = None,
                  output_every: int = 10, regions: list[str] | None = None, vtx: bool = False,
-                 callback: Callable[[float, Coupling], None] | None = None) -> list[dict]:
-    """Integrate from t = 0 to t_end [s] with steps dt; returns the table of recorded rows.
+                 callback: Callable[[float, Coupling], None] | None = None,
+                 tolerance: float | None = None, checkpoint_every: int = 0,
+                 stop_after: int | None = None) -> list[dict]:
+    """Integrate from t = 0 (or a checkpoint in folder) to t_end [s]; returns the table of rows.
 
-    With a folder: time series u_t (P1) and m_t (m and T) as binary VTK XML .pvd collections
-    (every ParaView; with `vtx` also VTX .bp), written every `output_every` steps and at the end, and
-    dynamics.csv (time, energies, region averages of u and m, max | |u| - 1 |).
+    Fixed steps dt, or adaptive ones (`tolerance`: step doubling, dt the first step). With a
+    folder: time series u_t (P1) and m_t (m and T) as binary VTK XML .pvd collections (every
+    ParaView; with `vtx` also VTX .bp), written every `output_every` steps and at the end,
+    dynamics.csv (time, step, error estimate, rejected steps, energies, region averages of u
+    and m, max | |u| - 1 |), and a checkpoint every `checkpoint_every` steps and on SIGTERM, from
+    which a later call with the same folder goes on. `stop_after`: act as if SIGTERM came
+    after this many steps (tests).
     """
+    from fem_spin.parallel import Terminated
+
+    fixed = tolerance is None
     nsteps = int(round(t_end / dt))
-    if nsteps < 1 or abs(nsteps * dt - t_end) > 1e-9 * t_end:
+    if fixed and (nsteps < 1 or abs(nsteps * dt - t_end) > 1e-9 * t_end):
         raise ValueError(f"t_end = {t_end!r} s is not a whole number of steps dt = {dt!r} s")
     llg, problem = coupling.llg, coupling.problem
     comm = problem.domain.comm
     regions = regions or []
     means = RegionMeans(problem.domain, {"u": llg.u, "m": problem.m}, regions)
-    rows: list[dict] = []
     T = dolfinx.fem.Function(problem.V, name="T")
     T_expr = dolfinx.fem.Expression(problem.torque(), problem.V.element.interpolation_points)
+    state = read_state(folder, llg) if folder is not None else None
+    t, n, rejected = (state["t_s"], state["step"], state["rejected"]) if state else (0.0, 0, 0)
+    rows: list[dict] = state["rows"] if state else []
+    dt = state["next_dt_s"] if state and not fixed else dt
     writers = []
     if folder is not None:
         for name, funcs in {"u_t": [llg.u], "m_t": [problem.m, T]}.items():
-            writers.append(VTUSeries(folder, name, funcs))
+            writers.append(VTUSeries(folder, name, funcs, entries=(state or {}).get("series", {}).get(name)))
             if vtx and dolfinx.common.has_adios2:
                 writers.append(dolfinx.io.VTXWriter(comm, folder / f"{name}.bp", funcs, engine="BP4"))
+    if state:
+        logger.info("resuming from the checkpoint at t = %.4g s (step %d)", t, n)
 
-    def record(t: float, write: bool) -> None:
-        row = {"t_s": t, **llg.energies(), "max_norm_error": llg.max_norm_error()}
+    def record(t: float, err: float, write: bool) -> None:
+        row = {"t_s": t, "step": n, "dt_s": t - rows[-1]["t_s"] if rows else 0.0,
+               "error_estimate": err, "rejected_steps": rejected,
+               **llg.energies(), "max_norm_error": llg.max_norm_error()}
         row.update(means())
         rows.append(row)
         if write and writers:
@@ -132,19 +226,50 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
         if callback:
             callback(t, coupling)
 
+    def save() -> None:
+        series = {w.name: w.entries for w in writers if isinstance(w, VTUSeries)}
+        write_state(folder, llg, {"t_s": t, "step": n, "rejected": rejected, "next_dt_s": dt,
+                                  "rows": rows, "series": series})
+
+    flag = {"stop": False}
+    previous = _stop_on_sigterm(flag)
     wall = time.perf_counter()
     try:
         with stage("dynamics", comm, problem.timings):
             coupling.update_accumulation()
-            record(0.0, True)
-            for n in range(1, nsteps + 1):
-                llg.step(dt)
+            if not state:
+                record(0.0, 0.0, True)
+            while t_end - t > 1e-9 * t_end:
+                if fixed:
+                    llg.step(dt)
+                    n += 1
+                    t, err = n * dt, 0.0
+                else:
+                    h = min(dt, t_end - t)
+                    h, err, dt, rej = adaptive_step(llg, h, tolerance)
+                    rejected += rej
+                    n += 1
+                    t = t + h if t_end - (t + h) > 1e-9 * t_end else t_end
                 coupling.update_accumulation()
-                record(n * dt, n % output_every == 0 or n == nsteps)
-                if n % max(1, nsteps // 10) == 0 or n == nsteps:
-                    logger.info("  step %d/%d, t = %.4g s, dt = %.3g s, wall %.1f s, E = %.4g J",
-                                n, nsteps, n * dt, dt, time.perf_counter() - wall, rows[-1]["total_J"])
+                record(t, err, n % output_every == 0 or t >= t_end)
+                if fixed and (n % max(1, nsteps // 10) == 0 or n == nsteps) or \
+                        not fixed and n % output_every == 0:
+                    logger.info("  step %d, t = %.4g s of %.4g, dt = %.3g s, wall %.1f s, E = %.4g J%s",
+                                n, t, t_end, rows[-1]["dt_s"], time.perf_counter() - wall,
+                                rows[-1]["total_J"], f", {rejected} rejected" if not fixed else "")
+                stop = comm.allreduce(flag["stop"] or n == stop_after, op=MPI.LOR)
+                if folder is not None and (stop or checkpoint_every and n % checkpoint_every == 0) \
+                        and t < t_end:
+                    save()
+                if stop:
+                    where = f"checkpoint at t = {t:.4g} s (step {n}) kept in {folder}; run the same " \
+                        "command again to go on" if folder is not None else "no checkpoint (no folder)"
+                    raise Terminated(where)
     finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
         for w in writers:
             w.close()
     problem.M.interpolate(problem.coef.M)  # the output copy of M, in the space of m
@@ -153,6 +278,7 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
             wr = csv.DictWriter(fh, fieldnames=list(rows[0]))
             wr.writeheader()
             wr.writerows(rows)
+        shutil.rmtree(folder / "checkpoint", ignore_errors=True)  # finished: nothing to go on from
     return rows
 
 

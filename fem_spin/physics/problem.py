@@ -142,13 +142,13 @@ class SpinProblem:
         with stage("assemble", self.domain.comm, self.timings):
             solver = self.make_solver()
             solver.assemble_matrix()
-        if self.initial_guess is not None:
-            from fem_spin.io.checkpoint import read_checkpoint
-
-            read_checkpoint(checkpoint_folder(self.initial_guess), {"m": self.m})
-            solver.ksp.setInitialGuessNonzero(True)
-            logger.info("initial guess: m of %s", self.initial_guess)
         try:
+            if self.initial_guess is not None:
+                from fem_spin.io.checkpoint import read_checkpoint
+
+                read_checkpoint(checkpoint_folder(self.initial_guess), {"m": self.m})
+                solver.ksp.setInitialGuessNonzero(True)
+                logger.info("initial guess: m of %s", self.initial_guess)
             with stage("solve", self.domain.comm, self.timings):
                 solver.solve(self.m)
             self.iterations = solver.iterations
