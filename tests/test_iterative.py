@@ -115,6 +115,10 @@ def test_auto_preset_by_size_degree_and_exchange():
     paper = Material.paper()
     assert auto_preset(40_000, paper.a0 * paper.beta, 2) == "direct"
     assert auto_preset(200_000, paper.a0 * paper.beta, 2) == "iterative"
+    # meshes coarser than 1/|k|: LU up to 3e5 DOFs (measured faster at h = 1.2 nm, 124k DOFs)
+    assert auto_preset(124_000, paper.a0 * paper.beta, 2, kh=1.2) == "direct"
+    assert auto_preset(124_000, paper.a0 * paper.beta, 2, kh=0.9) == "iterative"
+    assert auto_preset(400_000, paper.a0 * paper.beta, 2, kh=1.2) == "iterative"
     assert auto_preset(100_000, paper.a0 * paper.beta, 1) == "direct"
     assert auto_preset(200_000, paper.a0 * paper.beta, 1) == "blr"
     assert auto_preset(200_000, moderate(10.0).a0 * moderate(10.0).beta, 1) == "shifted"

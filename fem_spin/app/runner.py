@@ -32,6 +32,8 @@ from fem_spin.progress import logger, stage
 # faster and lighter than LU there on 1 and 2 ranks (docs/benchmark.md).
 AUTO_ITERATIVE_DOFS = 50_000
 AUTO_P1_DOFS = 150_000
+# ... and with degree 2 on meshes coarser than 1/|k| (the p-multigrid's P1 level is poor there)
+AUTO_COARSE_MESH_DOFS = 300_000
 # The shifted-Laplacian preconditioner converges in ~70 mesh-independent iterations at
 # a0 = beta = 10 and not at all at 100 (the transverse block becomes Helmholtz-like).
 SHIFTED_MAX_A0_BETA = 100.0
@@ -211,7 +213,7 @@ def check_size(case: dict, meshes: bool | None = None, ranks: int = 1,
     preset = case["solver"]["preset"]
     if preset == "auto":
         m = material_from(case)
-        preset = auto_preset(int(dofs), m.a0 * m.beta, degree)
+        preset = auto_preset(int(dofs), m.a0 * m.beta, degree, geo["h_far_nm"] * abs(m.transverse_k))
     need = sizing.estimated_memory(dofs, geo["dim"], preset, ranks)
     here = need * (ranks_on_node or ranks) / ranks
     have = sizing.machine_memory()
@@ -362,16 +364,22 @@ def make_problem(case: dict, domain: Domain, petsc_options: dict | None = None) 
         problem.potential = None
     preset = case["solver"]["preset"]
     if preset == "auto":
-        preset = auto_preset(problem.num_dofs, a0_beta, problem.degree)
+        kh = None if kind == "gmsh" else case["geometry"]["h_far_nm"] * abs(material_from(case).transverse_k)
+        preset = auto_preset(problem.num_dofs, a0_beta, problem.degree, kh)
     problem.solver = preset
     return problem
 
 
-def auto_preset(dofs: int, a0_beta: float, degree: int = 2) -> str:
+def auto_preset(dofs: int, a0_beta: float, degree: int = 2, kh: float | None = None) -> str:
     """LU while it is cheap; above, the p-multigrid ("iterative") for degree >= 2; with P1 the
-    shifted Laplacian where it converges (a0 beta <= 100), else GMRES + BLR MUMPS ("blr")."""
+    shifted Laplacian where it converges (a0 beta <= 100), else GMRES + BLR MUMPS ("blr").
+    kh: the coarsest element size times |k| (the transverse wave number); above 1 the
+    p-multigrid's P1 level represents the waves poorly (239 iterations at h = 1.2 nm for the
+    paper's slab, 14.8 s against 5.4 s for LU on 2 ranks), so LU is kept up to 3e5 DOFs."""
     if degree >= 2:
-        return "direct" if dofs <= AUTO_ITERATIVE_DOFS else "iterative"
+        if dofs <= AUTO_ITERATIVE_DOFS or (kh is not None and kh > 1.0 and dofs <= AUTO_COARSE_MESH_DOFS):
+            return "direct"
+        return "iterative"
     if dofs <= AUTO_P1_DOFS:
         return "direct"
     return "shifted" if a0_beta <= SHIFTED_MAX_A0_BETA else "blr"

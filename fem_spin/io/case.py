@@ -179,8 +179,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "preset": Key("str", "auto", doc="direct (MUMPS LU), iterative (the scalable one: GMRES + "
                       "P2/P1 two-level p-multigrid, degree 2), blr (GMRES + block-low-rank MUMPS), "
                       "shifted (FGMRES + A-scaled shifted Laplacian/GAMG, a0 beta <= 100), or auto "
-                      "(direct up to 5e4 DOFs, then iterative; with degree 1 direct up to 1.5e5 "
-                      "DOFs, then shifted or blr by a0 beta)",
+                      "(direct up to 5e4 DOFs, or 3e5 on meshes coarser than 1/|k|, then "
+                      "iterative; with degree 1 direct up to 1.5e5 DOFs, then shifted or blr by "
+                      "a0 beta)",
                       choices=("auto", "direct", "iterative", "blr", "shifted")),
         "initial_guess": Key("str", None, doc="start the solve from a checkpoint: a result folder "
                              "written with output.checkpoint = true (or its checkpoint/ folder) of "
