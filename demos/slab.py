@@ -9,7 +9,7 @@
 # wavelength and decays over l_sf.
 #
 # Run: `make demo`, or `mpirun -n 2 python demos/slab.py [OUTPUT_DIR]`.
-# It writes ParaView files (VTX .bp and VTK .pvd), profile.csv, profile.png and a
+# It writes ParaView files (fields.pvd, binary VTK XML), profile.csv, profile.png and a
 # 3D picture m_x.png, and compares the 3D line profile with the 1D solution.
 
 # +
@@ -48,6 +48,6 @@ if MPI.COMM_WORLD.rank == 0:
                 s["dofs"], s["cells"], *s["max_abs_m"].values())
     logger.info("max |m_3D - m_1D| along the axis: %.2e", diff)
     logger.info("timings [s]: %s", ", ".join(f"{k} {v:.2f}" for k, v in s["timings_s"].items()))
-    logger.info("open %s/fields.pvd (or fields.bp) in ParaView; pictures: profile.png, m_x.png",
+    logger.info("open %s/fields.pvd in ParaView; pictures: profile.png, m_x.png",
                 output)
 # -
