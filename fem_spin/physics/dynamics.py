@@ -37,11 +37,15 @@ class Coupling:
         llg: the magnetization's integrator.
         sd_scale: B_sd = -sd_scale * omega0 * m / gamma: rho (normalised m) or 1/Ms (m in A/m),
             a number or a UFL coefficient (per region).
+        electron_dt: None: the electrons follow quasi-statically (a steady solve per update);
+            a step in s: each update is one backward-Euler step of the transient electron
+            equation from the current m (for the conservation check C9 and fast magnets).
     """
 
     problem: SpinProblem
     llg: LLG
     sd_scale: object
+    electron_dt: float | None = None
     solver: object = None
     mu0: np.ndarray = field(default=None, repr=False)
 
@@ -54,10 +58,22 @@ class Coupling:
         expr = -(scale * self.problem.coef.omega0 / GAMMA) * self.problem.m
         zero = isinstance(scale, (int, float)) and scale == 0  # no drive: B_sd stays 0
         self._bsd = None if zero else dolfinx.fem.Expression(expr, U.element.interpolation_points)
-        self.solver = self.problem.make_solver()
+        self._m_old = None
+        if self.electron_dt is None:
+            self.solver = self.problem.make_solver()
+        else:
+            from fem_spin.physics.forms import SpinForm
+
+            p = self.problem
+            self._m_old = dolfinx.fem.Function(p.V, name="m_old")
+            dt = dolfinx.fem.Constant(p.V.mesh, dolfinx.default_scalar_type(self.electron_dt / p.coef.t0))
+            form = SpinForm(p.V, p.coef, dt=dt, m_old=self._m_old, theta=1.0,
+                            quadrature_degree=p.form.quadrature_degree, neumann=p.form.neumann,
+                            drift=p.form.drift)
+            self.solver = p.make_solver(form.bilinear(), form.linear())
 
     def update_accumulation(self) -> None:
-        """M = mu0 u on the magnets, then the steady m and B_sd."""
+        """M = mu0 u on the magnets, then m (steady, or one transient step) and B_sd."""
         M = self.problem.coef.M
         self._u_dg.interpolate(self.llg.u, cells0=self.llg.cells_magnet)
         d = self._u_dg.x.array.reshape(-1, 3)
@@ -67,6 +83,8 @@ class Coupling:
         mask = n > 0
         new[mask] = self.mu0[mask, None] * d[mask]
         M.x.scatter_forward()
+        if self._m_old is not None:  # transient electrons: one step from the current m
+            self._m_old.x.array[:] = self.problem.m.x.array
         self.solver.assemble_matrix()
         self.solver.solve(self.problem.m)
         if self._bsd is not None:

@@ -177,9 +177,13 @@ class LLG:
         # Rows of fixed nodes are empty in Q^T A Q: an identity there keeps it regular (and may
         # need new entries: PtAP stores none in an empty row).
         Ar.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, False)
+        # The held nodes' rows, by the mask, not by a zero diagonal: without damping and exchange
+        # every diagonal entry of the moving nodes' 2 x 2 blocks is zero too (u x v is skew), and
+        # an identity there would act as alpha_G = 1.
         diag = Ar.getDiagonal()
         d = diag.getArray()  # the owned entries (a plain MPI Vec: no ghosts)
-        d[d == 0] = 1.0
+        n = self.U.dofmap.index_map.size_local
+        d[np.repeat(~self.moving[:n], 2)] = 1.0
         Ar.setDiagonal(diag, addv=PETSc.InsertMode.INSERT_VALUES)
         br, y = Ar.createVecs()
         Q.multTranspose(self.b, br)
