@@ -653,7 +653,8 @@ def run_coupled(case: dict, problem: SpinProblem, folder: Path | None) -> list[d
                                for _, r in coef.regions})
     else:
         scale = dyn["rho"]
-    coupling = Coupling(problem, llg, scale)
+    coupling = Coupling(problem, llg, scale,
+                        electron_dt=dyn["dt_s"] if dyn["electrons"] == "transient" else None)
     try:
         return run_dynamics(coupling, dyn["t_end_s"], dyn["dt_s"], folder, dyn["output_every"],
                             magnet_names(case), vtx=case["output"]["vtx"], tolerance=dyn["tolerance"],

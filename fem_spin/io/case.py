@@ -152,6 +152,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "tolerance": Key("float", None, "-", "adaptive steps: the largest change of u per step "
                          "allowed to the step-doubling error estimate (e.g. 1e-3); steps grow and "
                          "shrink (rejected steps are retried and logged)", check=positive),
+        "electrons": Key("str", "quasi-static", doc="quasi-static: a steady solve for m per step "
+                         "(tau_sf far below the moments' time scales); transient: one backward-Euler "
+                         "step of the electron equation per step, from m = 0 (fixed steps only)",
+                         choices=("quasi-static", "transient")),
         "checkpoint_every": Key("int", 100, doc="write a checkpoint every this many steps (and on "
                                 "SIGTERM); running the same command again goes on from it (0: only "
                                 "on SIGTERM)", check=lambda v: None if v >= 0 else "must be >= 0"),
@@ -396,6 +400,8 @@ def _check_dynamics(case: dict) -> None:
     if dyn["tolerance"] is None and (abs(steps - round(steps)) > 1e-9 * steps or round(steps) < 1):
         raise _fail("dynamics", "dt_s", dyn["dt_s"], f"t_end_s = {dyn['t_end_s']!r} must be a whole "
                     "number of steps")
+    if dyn["electrons"] == "transient" and dyn["tolerance"] is not None:
+        raise _fail("dynamics", "electrons", "transient", "takes fixed steps: leave out tolerance")
     tables = {f"regions.{n}": r for n, r in case["regions"].items() if r["magnet"]} or \
         {"material": case["material"]}
     for where, spec in tables.items():

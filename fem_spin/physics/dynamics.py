@@ -91,6 +91,15 @@ class Coupling:
             self.llg.B_sd.interpolate(self._bsd)
             self.llg.B_sd.x.scatter_forward()
 
+    def prime(self) -> None:
+        """Before the first step (or after a restart): quasi-static electrons solve for m; transient
+        ones keep the m they have (their initial condition) and only pass it to the LLG."""
+        if self._m_old is None:
+            self.update_accumulation()
+        elif self._bsd is not None:
+            self.llg.B_sd.interpolate(self._bsd)
+            self.llg.B_sd.x.scatter_forward()
+
     def destroy(self) -> None:
         self.solver.destroy()
 
@@ -161,15 +170,15 @@ def _stop_on_sigterm(flag: dict):
     return signal.signal(signal.SIGTERM, handler)
 
 
-def write_state(folder: Path, llg: LLG, state: dict) -> None:
-    """The checkpoint of a dynamic run: u (fem_spin.io.checkpoint) and state.json (time, step,
+def write_state(folder: Path, llg: LLG, m, state: dict) -> None:
+    """The checkpoint of a dynamic run: u and m (fem_spin.io.checkpoint) and state.json (time, step,
     next dt, the table so far, the time series' entries), replaced whole (a kill during the
     write leaves the previous checkpoint)."""
     from fem_spin.io.checkpoint import write_checkpoint
 
     comm = llg.mesh.comm
     new = folder / "checkpoint.new"
-    write_checkpoint(new, {"u": llg.u})
+    write_checkpoint(new, {"u": llg.u, "m": m})
     if comm.rank == 0:
         (new / "state.json").write_text(json.dumps(state) + "\n")
         old = folder / "checkpoint"
@@ -179,15 +188,15 @@ def write_state(folder: Path, llg: LLG, state: dict) -> None:
     comm.Barrier()
 
 
-def read_state(folder: Path, llg: LLG) -> dict | None:
-    """The state of folder/checkpoint (u read into the LLG), or None if there is none."""
+def read_state(folder: Path, llg: LLG, m) -> dict | None:
+    """The state of folder/checkpoint (u read into the LLG, m into `m`), or None if there is none."""
     from fem_spin.io.checkpoint import read_checkpoint
 
     comm = llg.mesh.comm
     path = folder / "checkpoint" / "state.json"
     state = comm.bcast(json.loads(path.read_text()) if comm.rank == 0 and path.is_file() else None, root=0)
     if state is not None:
-        read_checkpoint(folder / "checkpoint", {"u": llg.u})
+        read_checkpoint(folder / "checkpoint", {"u": llg.u, "m": m})
     return state
 
 
@@ -218,7 +227,7 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
     means = RegionMeans(problem.domain, {"u": llg.u, "m": problem.m}, regions)
     T = dolfinx.fem.Function(problem.V, name="T")
     T_expr = dolfinx.fem.Expression(problem.torque(), problem.V.element.interpolation_points)
-    state = read_state(folder, llg) if folder is not None else None
+    state = read_state(folder, llg, problem.m) if folder is not None else None
     t, n, rejected = (state["t_s"], state["step"], state["rejected"]) if state else (0.0, 0, 0)
     rows: list[dict] = state["rows"] if state else []
     dt = state["next_dt_s"] if state and not fixed else dt
@@ -246,7 +255,7 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
 
     def save() -> None:
         series = {w.name: w.entries for w in writers if isinstance(w, VTUSeries)}
-        write_state(folder, llg, {"t_s": t, "step": n, "rejected": rejected, "next_dt_s": dt,
+        write_state(folder, llg, problem.m, {"t_s": t, "step": n, "rejected": rejected, "next_dt_s": dt,
                                   "rows": rows, "series": series})
 
     flag = {"stop": False}
@@ -254,7 +263,7 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
     wall = time.perf_counter()
     try:
         with stage("dynamics", comm, problem.timings):
-            coupling.update_accumulation()
+            coupling.prime()
             if not state:
                 record(0.0, 0.0, True)
             while t_end - t > 1e-9 * t_end:
