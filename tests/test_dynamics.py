@@ -376,3 +376,25 @@ def test_c9_total_spin_conserved_with_transient_electrons():
     assert d1 < 0.05 * moved, (d1, moved)
     order = np.log2(d1 / d2)
     assert abs(order - 1.0) < 0.2, (d1, d2, order)
+
+
+def test_transient_electrons_case_key():
+    """[dynamics] electrons = "transient" runs (close to the quasi-static trajectory here, tau_sf
+    = 10 ps against 1 ps steps) and refuses adaptive steps."""
+    import tomllib
+    from pathlib import Path
+
+    from fem_spin.io.case import CaseError
+
+    geo = Path(__file__).resolve().parents[1] / "meshes" / "slab.geo"
+    text = DYN_CASE.format(geo=geo, rho=0.01)
+    finals = {}
+    for mode in ("quasi-static", "transient"):
+        case = resolve_case(tomllib.loads(text.replace("rho = 0.01", f'rho = 0.01\nelectrons = "{mode}"')))
+        finals[mode] = run_case(case, None, comm=MPI.COMM_SELF).summary["dynamics"]["final"]
+    diff = max(abs(finals["transient"][f"u_{c}_layer_right"] - finals["quasi-static"][f"u_{c}_layer_right"])
+               for c in "xyz")
+    assert 1e-6 < diff < 0.05, diff
+    with pytest.raises(CaseError, match="electrons"):
+        resolve_case(tomllib.loads(text.replace("rho = 0.01", 'rho = 0.01\nelectrons = "transient"\n'
+                                                "tolerance = 1e-3")))
