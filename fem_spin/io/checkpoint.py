@@ -18,6 +18,7 @@ import numpy as np
 
 from fem_spin._backend import MPI, dolfinx
 from fem_spin.io.case import InputError
+from fem_spin.parallel import on_root
 
 FORMAT = "fem_spin checkpoint 1"
 
@@ -112,9 +113,7 @@ def read_checkpoint(folder: Path, functions: dict[str, dolfinx.fem.Function], to
     first = next(iter(functions.values()))
     mesh = first.function_space.mesh
     comm = mesh.comm
-    header = comm.bcast(_try(read_header, folder) if comm.rank == 0 else None, root=0)
-    if isinstance(header, CheckpointError):
-        raise header
+    header = on_root(comm, lambda: read_header(folder))
     nglobal = mesh.topology.index_map(mesh.topology.dim).size_global
     if header["cells"] != nglobal or header["cell_type"] != mesh.topology.cell_name():
         raise CheckpointError(f"checkpoint {str(folder)!r} is of a mesh of {header['cells']} "
@@ -139,10 +138,3 @@ def read_checkpoint(folder: Path, functions: dict[str, dolfinx.fem.Function], to
         f.x.array.reshape(-1, bs)[dofs.ravel()] = values.reshape(-1, bs)
         f.x.scatter_forward()
     return header
-
-
-def _try(fn, *args):
-    try:
-        return fn(*args)
-    except CheckpointError as exc:
-        return exc

@@ -96,10 +96,9 @@ def atomic_dir(path: Path, comm: MPI.Comm = MPI.COMM_WORLD, overwrite: bool = Fa
 # normalised mode keeps the plain names.
 SI_NAMES = {"m": "m_A_per_m", "M": "M_over_M0", "T": "T_A_per_m_s", "abs_m": "abs_m_A_per_m",
             "J": "J_A_per_s", "B_sd": "B_sd_T", "V": "V_volt", "j_e": "j_e_A_per_m2"}
-# Fields a case may pick with output.fields (m is always written; region tags, V and j_e come
-# with a mesh file and a solved current).
+# Fields a case may pick with output.fields, all by default (m is always written; region tags,
+# V and j_e come with a mesh file and a solved current).
 FIELDS = ("m", "M", "T", "abs_m", "J", "B_sd")
-DEFAULT_FIELDS = ("m", "M", "T", "abs_m", "J", "B_sd")
 
 
 def field_name(key: str, si: bool) -> str:
@@ -139,7 +138,7 @@ def nodal_average(expr, space: dolfinx.fem.FunctionSpace, name: str, chunk: int 
     return f
 
 
-def derived_fields(problem, si: bool = False, which=DEFAULT_FIELDS) -> dict[str, dolfinx.fem.Function]:
+def derived_fields(problem, si: bool = False, which=FIELDS) -> dict[str, dolfinx.fem.Function]:
     """m and the `which` of M, T, |m|, J (3x3, averaged to the nodes), B_sd on the Lagrange space
     of m; region tags (DG0); with a solved current V (P1) and j_e (P1, averaged). `si`: name them
     with their SI units (charge-current drive)."""
