@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -20,6 +22,19 @@ class Terminated(KeyboardInterrupt):
     def __init__(self, note: str = ""):
         super().__init__(note)
         self.note = note
+
+
+def on_sigterm(handler) -> object:
+    """Install `handler` for SIGTERM; returns the previous handler to restore with
+    `restore_sigterm`, or None off the main thread (where Python cannot set handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def restore_sigterm(previous) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def on_root(comm: MPI.Comm, fn: Callable[[], T]) -> T:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Sequence
@@ -20,7 +18,7 @@ from pathlib import Path
 
 from fem_spin import __version__
 from fem_spin.io.case import InputError
-from fem_spin.parallel import Terminated, on_root
+from fem_spin.parallel import Terminated, on_root, on_sigterm, restore_sigterm
 
 EXIT_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 1, 130, 143
 
@@ -268,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0)
     configure_logging(logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO)
-    previous = _handle_sigterm()
+    previous = on_sigterm(_raise_terminated)
     try:
         return COMMANDS[args.command](args, comm, petsc)
     except InputError as exc:  # decided on rank 0 and broadcast, or collectively: all ranks are here
@@ -303,19 +301,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             comm.Abort(EXIT_FAILED)
         return EXIT_FAILED
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        restore_sigterm(previous)
 
 
-def _handle_sigterm():
-    """Turn SIGTERM into `Terminated` for the run (main thread only); returns the old handler."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def raise_terminated(signum, frame):  # noqa: ARG001
-        raise Terminated()
-
-    return signal.signal(signal.SIGTERM, raise_terminated)
+def _raise_terminated(signum, frame):  # noqa: ARG001
+    """SIGTERM during a run: `Terminated`, handled like Ctrl-C."""
+    raise Terminated()
 
 
 if __name__ == "__main__":

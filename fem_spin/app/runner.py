@@ -213,7 +213,7 @@ def check_size(case: dict, meshes: bool | None = None, ranks: int = 1,
     preset = case["solver"]["preset"]
     if preset == "auto":
         m = material_from(case)
-        preset = auto_preset(int(dofs), m.a0 * m.beta, degree, geo["h_far_nm"] * abs(m.transverse_k))
+        preset = auto_preset(int(dofs), m.a0 * m.beta, degree, coarsest_kh(case))
     need = sizing.estimated_memory(dofs, geo["dim"], preset, ranks)
     here = need * (ranks_on_node or ranks) / ranks
     have = sizing.machine_memory()
@@ -364,10 +364,16 @@ def make_problem(case: dict, domain: Domain, petsc_options: dict | None = None) 
         problem.potential = None
     preset = case["solver"]["preset"]
     if preset == "auto":
-        kh = None if kind == "gmsh" else case["geometry"]["h_far_nm"] * abs(material_from(case).transverse_k)
-        preset = auto_preset(problem.num_dofs, a0_beta, problem.degree, kh)
+        preset = auto_preset(problem.num_dofs, a0_beta, problem.degree, coarsest_kh(case))
     problem.solver = preset
     return problem
+
+
+def coarsest_kh(case: dict) -> float | None:
+    """h_far |k| of a built-in geometry (None for a mesh file's device: no h is known)."""
+    if case["geometry"]["kind"] == "gmsh":
+        return None
+    return case["geometry"]["h_far_nm"] * abs(material_from(case).transverse_k)
 
 
 def auto_preset(dofs: int, a0_beta: float, degree: int = 2, kh: float | None = None) -> str:

@@ -118,16 +118,12 @@ def write_piece(path: Path, piece: Piece, point_data: list[tuple[str, np.ndarray
                 cell_data: list[tuple[str, np.ndarray]], level: int = 1) -> None:
     """One rank's .vtu: binary appended data, zlib-compressed."""
     blocks, xml_pd, xml_cd, offset = [], [], [], 0
-    for name, arr in point_data:
-        b = _compressed(arr, level)
-        xml_pd.append(_data_array(name, arr, offset))
-        blocks.append(b)
-        offset += len(b)
-    for name, arr in cell_data:
-        b = _compressed(arr, level)
-        xml_cd.append(_data_array(name, arr, offset))
-        blocks.append(b)
-        offset += len(b)
+    for xml, data in ((xml_pd, point_data), (xml_cd, cell_data)):
+        for name, arr in data:
+            b = _compressed(arr, level)
+            xml.append(_data_array(name, arr, offset))
+            blocks.append(b)
+            offset += len(b)
     geo = piece.geometry_blocks(level)
     xml_pts = _data_array(None, piece.points, offset)
     offset += len(geo[0])
@@ -190,11 +186,12 @@ class VTUSeries:
 
     def write(self, t: float) -> None:
         i = len(self.entries)
-        pd = [(f.name, self.piece.node_values(f).astype(self.dtype, copy=False)) for f in self.functions]
-        cd = [(f.name, _cell_values(f, self.piece.num_cells).astype(self.dtype, copy=False))
-              for f in self.cell_functions]
-        pd = [(n, a[:, 0] if a.shape[1] == 1 else a) for n, a in pd]
-        cd = [(n, a[:, 0] if a.shape[1] == 1 else a) for n, a in cd]
+        def column(a):  # scalars as 1D arrays, in the files' precision
+            a = a.astype(self.dtype, copy=False)
+            return a[:, 0] if a.shape[1] == 1 else a
+
+        pd = [(f.name, column(self.piece.node_values(f))) for f in self.functions]
+        cd = [(f.name, column(_cell_values(f, self.piece.num_cells))) for f in self.cell_functions]
         stem = f"{i:06d}"
         write_piece(self.folder / self.name / f"{stem}_p{self.comm.rank}.vtu", self.piece, pd, cd, self.level)
         self.entries.append((t, f"{self.name}/{stem}.pvtu"))
@@ -204,14 +201,8 @@ class VTUSeries:
             (self.folder / self.name / f"{stem}.pvtu").write_text(_pvtu(pieces, pd, cd))
             _atomic_write_text(self.folder / f"{self.name}.pvd", pvd_text(self.entries))
 
-    def close(self) -> None:  # symmetry with DOLFINx's writers
+    def close(self) -> None:  # nothing stays open; called with DOLFINx's writers
         pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def pvd_text(entries: list[tuple[float, str]]) -> str:

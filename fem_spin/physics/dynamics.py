@@ -87,6 +87,10 @@ class Coupling:
             self._m_old.x.array[:] = self.problem.m.x.array
         self.solver.assemble_matrix()
         self.solver.solve(self.problem.m)
+        self._pass_sd_field()
+
+    def _pass_sd_field(self) -> None:
+        """B_sd of the current m to the LLG."""
         if self._bsd is not None:
             self.llg.B_sd.interpolate(self._bsd)
             self.llg.B_sd.x.scatter_forward()
@@ -96,9 +100,8 @@ class Coupling:
         ones keep the m they have (their initial condition) and only pass it to the LLG."""
         if self._m_old is None:
             self.update_accumulation()
-        elif self._bsd is not None:
-            self.llg.B_sd.interpolate(self._bsd)
-            self.llg.B_sd.x.scatter_forward()
+        else:
+            self._pass_sd_field()
 
     def destroy(self) -> None:
         self.solver.destroy()
@@ -154,22 +157,6 @@ def adaptive_step(llg: LLG, dt: float, tolerance: float) -> tuple[float, float, 
                                "magnetization is not resolved; check the material parameters")
 
 
-def _stop_on_sigterm(flag: dict):
-    """SIGTERM sets flag['stop'] (checked between steps on every rank together, so the
-    checkpoint is of one consistent step); returns the previous handler, or None off the main
-    thread."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def handler(signum, frame):  # noqa: ARG001
-        flag["stop"] = True
-
-    return signal.signal(signal.SIGTERM, handler)
-
-
 def write_state(folder: Path, llg: LLG, m, state: dict) -> None:
     """The checkpoint of a dynamic run: u and m (fem_spin.io.checkpoint) and state.json (time, step,
     next dt, the table so far, the time series' entries), replaced whole (a kill during the
@@ -215,7 +202,7 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
     which a later call with the same folder goes on. `stop_after`: act as if SIGTERM came
     after this many steps (tests).
     """
-    from fem_spin.parallel import Terminated
+    from fem_spin.parallel import Terminated, on_sigterm, restore_sigterm
 
     fixed = tolerance is None
     nsteps = int(round(t_end / dt))
@@ -258,8 +245,10 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
         write_state(folder, llg, problem.m, {"t_s": t, "step": n, "rejected": rejected, "next_dt_s": dt,
                                   "rows": rows, "series": series})
 
+    # SIGTERM only sets a flag, checked between steps on every rank together, so the checkpoint
+    # is of one consistent step.
     flag = {"stop": False}
-    previous = _stop_on_sigterm(flag)
+    previous = on_sigterm(lambda signum, frame: flag.update(stop=True))
     wall = time.perf_counter()
     try:
         with stage("dynamics", comm, problem.timings):
@@ -293,10 +282,7 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
                         "command again to go on" if folder is not None else "no checkpoint (no folder)"
                     raise Terminated(where)
     finally:
-        if previous is not None:
-            import signal
-
-            signal.signal(signal.SIGTERM, previous)
+        restore_sigterm(previous)
         for w in writers:
             w.close()
     problem.M.interpolate(problem.coef.M)  # the output copy of M, in the space of m
