@@ -30,8 +30,8 @@ def layers_geo(bounds: list[float], names: list[str], h: float) -> str:
             f'Physical Point("right", 2) = {{{len(bounds)}}};\n')
 
 
-def solve_layers(folder, bounds, layers, h, comm=MPI.COMM_WORLD):
-    """layers: [(name, Material, u or None, P)]; m = 0 at both ends; uniform j_e = J_E x."""
+def solve_layers(folder, bounds, layers, h, comm=MPI.COMM_WORLD, j=J_E):
+    """layers: [(name, Material, u or None, P)]; m = 0 at both ends; uniform j_e = j x."""
     geo = folder / f"layers_{abs(hash((tuple(bounds), h)))}.geo"
     if comm.rank == 0:
         geo.write_text(layers_geo(bounds, [n for n, *_ in layers], h))
@@ -40,7 +40,7 @@ def solve_layers(folder, bounds, layers, h, comm=MPI.COMM_WORLD):
     dom = build_from_file(geo, dim, comm)
     regions = {n: Region(material=mat, magnetization=None if u is None else Uniform(tuple(u)), polarization=P)
                for n, mat, u, P in layers}
-    p = SpinProblem(domain=dom, regions=regions, current=(J_E, 0.0, 0.0), degree=2,
+    p = SpinProblem(domain=dom, regions=regions, current=(j, 0.0, 0.0), degree=2,
                     dirichlet={"left": np.zeros(3), "right": np.zeros(3)})
     p.solve()
     return p
@@ -48,11 +48,12 @@ def solve_layers(folder, bounds, layers, h, comm=MPI.COMM_WORLD):
 
 def collinear_transfer(bounds, layers, x):
     """Independent calculation: m_z = A_i e^{x/l_i} + B_i e^{-x/l_i} per layer, m_z = 0 at the
-    ends, m_z and J = -D m_z' + P (muB/e) u_z j continuous at each interface."""
+    ends, m_z and J = -D m_z' - P (muB/e) u_z j continuous at each interface (with e > 0 the
+    magnetization carried by the current flows with the electrons, along -j)."""
     n = len(layers)
     M, rhs = np.zeros((2 * n, 2 * n)), np.zeros(2 * n)
     ls = [np.sqrt(mat.D * mat.tau_sf) * 1e9 for _, mat, _, _ in layers]  # nm
-    S = [P * MUB_OVER_E * (u[2] if u is not None else 0.0) * J_E for _, _, u, P in layers]
+    S = [-P * MUB_OVER_E * (u[2] if u is not None else 0.0) * J_E for _, _, u, P in layers]
     D = [mat.D for _, mat, _, _ in layers]
 
     def val(i, xx):
@@ -76,27 +77,35 @@ def collinear_transfer(bounds, layers, x):
 
 
 @pytest.mark.mpi
-def test_c10_single_interface(comm_tmp):
-    """F (P = 0.5, u = z) on x < 0, N on x > 0, leads of 10 decay lengths with m = 0 at the far
-    ends: m(0) = P (muB/e) j_e/(D_F/l_F + D_N/l_N) along +u, exp(x/l_F) and exp(-x/l_N)."""
-    layers = [("F", FERRO, (0.0, 0.0, 1.0), 0.5), ("N", NORMAL, None, 0.0)]
-    p = solve_layers(comm_tmp, [-200.0, 0.0, 1000.0], layers, 0.5)
+@pytest.mark.parametrize("P", [0.5, -0.5], ids=["P>0", "P<0"])
+@pytest.mark.parametrize("j", [J_E, -J_E], ids=["electrons_N_to_F", "electrons_F_to_N"])
+def test_c10_single_interface(comm_tmp, P, j):
+    """Spin injection (MODEL.md C10): F (u = z) on x < 0, N on x > 0, leads of 10 decay lengths
+    with m = 0 at the far ends. The physical fact: the electrons carry moments along +u (P > 0),
+    so electrons flowing F -> N (j_e along -x) pile up an accumulation along +u at the interface,
+    and electrons flowing N -> F (j_e along +x) deplete it, leaving it along -u. The amplitude:
+    m(0) = -P (muB/e) j_x/(D_F/l_F + D_N/l_N), decaying as exp(x/l_F) and exp(-x/l_N)."""
+    layers = [("F", FERRO, (0.0, 0.0, 1.0), P), ("N", NORMAL, None, 0.0)]
+    p = solve_layers(comm_tmp, [-200.0, 0.0, 1000.0], layers, 0.5, j=j)
     x, m = nodal_values(p)
     lF, lN = 20e-9, 100e-9
-    m0 = 0.5 * MUB_OVER_E * J_E / (FERRO.D / lF + NORMAL.D / lN)
+    m0 = -P * MUB_OVER_E * j / (FERRO.D / lF + NORMAL.D / lN)
+    # the sign from the physics, not from the formula: along +u iff the electrons flow F -> N
+    # (j < 0) with moments along +u (P > 0), or N -> F with moments along -u (P < 0)
+    assert np.sign(m0) == (1 if (j < 0) == (P > 0) else -1)
     exact = m0 * np.where(x < 0, np.exp(x * 1e-9 / lF), np.exp(-x * 1e-9 / lN))
     if len(x):
-        assert np.max(np.abs(m[:, 2] - exact)) < 1e-3 * m0
-        assert np.max(np.abs(m[:, :2])) < 1e-9 * m0  # collinear: no transverse part
+        assert np.max(np.abs(m[:, 2] - exact)) < 1e-3 * abs(m0)
+        assert np.max(np.abs(m[:, :2])) < 1e-9 * abs(m0)  # collinear: no transverse part
         i0 = np.argmin(np.abs(x))
         if abs(x[i0]) < 1e-9:
-            assert m[i0, 2] == pytest.approx(m0, rel=1e-3) and m0 > 0
+            assert m[i0, 2] == pytest.approx(m0, rel=1e-3)
     # the decay lengths: ratios one length apart on each side
     f = lambda xx: float(np.interp(xx, x, m[:, 2])) if len(x) else 0.0  # noqa: E731
     if RANK == 0 and MPI.COMM_WORLD.size == 1:
         assert f(-20.0) / f(0.0) == pytest.approx(np.exp(-1), rel=1e-3)
         assert f(100.0) / f(0.0) == pytest.approx(np.exp(-1), rel=1e-3)
-    assert m0 == pytest.approx(0.5 * 5.7884e-5 * 1e11 / (50e3 + 50e3), rel=1e-4)  # 28.9 A/m
+    assert abs(m0) == pytest.approx(0.5 * 5.7884e-5 * 1e11 / (50e3 + 50e3), rel=1e-4)  # 28.9 A/m
 
 
 @pytest.mark.parametrize("u2", [(0.0, 0.0, 1.0), (0.0, 0.0, -1.0)], ids=["parallel", "antiparallel"])
@@ -156,8 +165,9 @@ png = false
 @pytest.mark.mpi
 @pytest.mark.parametrize("drive", ["uniform", "solved"])
 def test_si_units_in_every_output(comm_tmp, drive):
-    """The CLI with a current drive: C10's amplitude in profile.csv (A/m), units in the CSV
-    header, the ParaView names and summary.json; a solved current equals the uniform one here."""
+    """The CLI with a current drive: C10's amplitude in profile.csv (A/m; along -u: the
+    electrons flow N -> F), units in the CSV header, the ParaView names and summary.json; a
+    solved current equals the uniform one here."""
     geo = comm_tmp / "fn.geo"
     if RANK == 0:
         geo.write_text(layers_geo([-200.0, 0.0, 1000.0], ["F", "N"], 0.5))
@@ -172,7 +182,7 @@ def test_si_units_in_every_output(comm_tmp, drive):
         assert header == "s_nm,m_x_A_per_m,m_y_A_per_m,m_z_A_per_m"
         prof = np.loadtxt(out / "profile.csv", delimiter=",", skiprows=1)
         m0 = 0.5 * MUB_OVER_E * 1e11 / (1e-3 / 20e-9 + 5e-3 / 100e-9)
-        assert np.max(prof[:, 3]) == pytest.approx(m0, rel=1e-3)
+        assert np.min(prof[:, 3]) == pytest.approx(-m0, rel=1e-3) and np.max(prof[:, 3]) < 1e-3 * m0
         s = json.loads((out / "summary.json").read_text())
         assert "A/m" in s["units"]["m"] and "A/s" in s["units"]["J"] and "in T" in s["units"]["B_sd"]
         text = (out / "fields" / "000000.pvtu").read_text()

@@ -133,8 +133,26 @@ def test_malformed_text_files(tmp_path, cut, words):
 def test_malformed_binary_files(tmp_path, cut, words):
     bad = tmp_path / "bad.omf"
     bad.write_bytes(cut((DATA / "oommf-ovf2-bin8.omf").read_bytes()))
-    with pytest.raises(OVFError, match=words):
+    with pytest.raises(OVFError, match=words) as exc:
         read_ovf(bad)
+    assert "np." not in str(exc.value)  # plain numbers, not numpy reprs
+
+
+def test_wrong_endian_check_value_prints_plain_numbers(tmp_path):
+    """An OVF 1.0 binary file written little-endian (OVF 1.0 is big-endian): the message gives
+    the value read and the one expected as plain numbers."""
+    values = np.zeros((1, 3), "<f4")
+    head = ("# OOMMF: rectangular mesh v1.0\n# Segment count: 1\n# Begin: Segment\n# Begin: Header\n"
+            "# meshtype: rectangular\n# meshunit: m\n# xbase: 0\n# ybase: 0\n# zbase: 0\n"
+            "# xstepsize: 1e-9\n# ystepsize: 1e-9\n# zstepsize: 1e-9\n# xnodes: 1\n# ynodes: 1\n"
+            "# znodes: 1\n# xmin: 0\n# ymin: 0\n# zmin: 0\n# xmax: 1e-9\n# ymax: 1e-9\n# zmax: 1e-9\n"
+            "# valuedim: 3\n# valueunit: A/m\n# valuemultiplier: 1\n# End: Header\n# Begin: Data Binary 4\n")
+    bad = tmp_path / "little.ovf"
+    bad.write_bytes(head.encode() + np.array([1234567.0], "<f4").tobytes() + values.tobytes()
+                    + b"\n# End: Data Binary 4\n# End: Segment\n")
+    with pytest.raises(OVFError) as exc:
+        read_ovf(bad)
+    assert "check value 8.611062e-05 is not 1234567 " in str(exc.value), str(exc.value)
 
 
 @needs_data

@@ -162,7 +162,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "theta": Key("float", 1.0, "-", "implicitness of the exchange term, 0.5 .. 1 (1: "
                      "unconditionally stable)", check=lambda v: None if 0.5 <= v <= 1 else
                      "must be in [0.5, 1]"),
-        "output_every": Key("int", 10, doc="write the time series every this many steps",
+        "output_every": Key("int", 10, doc="write the time series (u_t, m_t) every this many steps "
+                            "(dynamics.csv has a row for every step)",
                             check=at_least(1)),
         "rho": Key("float", 1.0, "-", "accumulation scale s0/Ms of the normalised mode: B_sd = "
                    "-(omega0 rho/gamma) m (with a current drive m is in A/m and B_sd = "

@@ -154,13 +154,15 @@ class Coefficients:
         return _cellwise(self.mesh, [(c, values[id(r)]) for c, r in self.regions])
 
     def drift(self, j_e) -> ufl.core.expr.Expr | None:
-        """The spin current carried by a charge current, S = P (muB/e) mu u (x) j_e [A/s for m in
-        A/m], shape (3, gdim); None when no region is polarized. j_e [A/m^2]: a 3-vector
-        (Constant, Function or UFL expression)."""
+        """The spin current carried by a charge current, S = -P (muB/e) mu u (x) j_e [A/s for m
+        in A/m], shape (3, gdim); None when no region is polarized. j_e [A/m^2]: a 3-vector
+        (Constant, Function or UFL expression), the conventional current. The minus: with e > 0
+        the electrons, whose majority moments lie along M for P > 0, flow along -j_e, and so does
+        the magnetization they carry (MODEL.md, "Charge-current drive"; docs/conventions.md)."""
         if not any(r.polarization for _, r in self.regions):
             return None
         P = self.cellwise({id(r): r.polarization for _, r in self.regions})
-        S = MUB_OVER_E * P * ufl.outer(self.M, j_e)
+        S = -MUB_OVER_E * P * ufl.outer(self.M, j_e)
         gdim = self.mesh.geometry.dim
         return ufl.as_matrix([[S[k, j] for j in range(gdim)] for k in range(3)])
 
