@@ -691,7 +691,7 @@ UNITS_SI = {  # with a charge-current drive (MODEL.md, "Charge-current drive")
     "m": "spin accumulation in A/m (magnetization of the conduction electrons)",
     "abs_m": "|m| in A/m",
     "T": "torque density omega0 M/M0 x m in A/(m s): the sd torque on M (dM/dt)",
-    "J": "spin current J[k, j] = -Dt^{kp} d_j m^p + P (muB/e) mu u^k j_e^j in A/s (magnetization "
+    "J": "spin current J[k, j] = -Dt^{kp} d_j m^p - P (muB/e) mu u^k j_e^j in A/s (magnetization "
          "flux): k the spin component, j the spatial direction; ParaView's components 0..8 are "
          "k*3 + j",
     "B_sd": "equivalent field of the accumulation on M, -omega0 m/(gamma Ms), in T",
