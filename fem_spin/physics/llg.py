@@ -16,7 +16,8 @@ for every phi in that space ((.,.)_h lumped, so the constraint holds node by nod
 u^{n+1}(z) = (u^n(z) + k v(z))/|u^n(z) + k v(z)|: |u| = 1 at the nodes to round-off after every
 step. theta in [1/2, 1]; theta = 1 makes the exchange term unconditionally stable (the
 anisotropy, field and B_sd are explicit). The tangent space is a 2-dimensional basis per node
-(matrix Q, 3N x 2N), the reduced system Q^T A Q is solved by MUMPS.
+(matrix Q, 3N x 2N over the moving nodes; held nodes are not unknowns), the reduced
+system Q^T A Q is solved by MUMPS.
 
 Lengths in nm (c_ex carries 1e18), times in seconds, fields in tesla. u is P1 on the whole mesh;
 nodes outside the magnets (and in regions that do not move) are held fixed.
@@ -132,6 +133,15 @@ class LLG:
         pc.setFactorSolverType("mumps")
         self.velocity = dolfinx.fem.Function(self.U, name="v")
         self.steps = 0
+        # The reduced unknowns: 2 per moving owned node, numbered consecutively across ranks.
+        # Held nodes have no column in Q, so they are not in Q^T A Q at all (no diagonal to
+        # insert into rows that PtAP leaves empty: that needed new entries every step).
+        n = self.U.dofmap.index_map.size_local
+        self._moving_owned = self.moving[:n].copy()
+        count = int(np.count_nonzero(self._moving_owned))
+        self._reduced_offset = comm.exscan(count) or 0
+        self._reduced_global = comm.allreduce(count)
+        self.reduced_mallocs = 0  # MatGetInfo's mallocs of the last step's Q^T A Q
 
     def field(self, u) -> ufl.core.expr.Expr:
         """The explicit part of B_eff [T]: anisotropy, applied field and B_sd."""
@@ -144,20 +154,23 @@ class LLG:
         self.u.x.scatter_forward()
 
     def _tangent_basis(self) -> PETSc.Mat:
-        """Q (3N x 2N): two orthonormal vectors normal to u^n at every moving owned node."""
+        """Q (3N x 2N_moving): two orthonormal vectors normal to u^n at every moving owned node;
+        the rows of held nodes are empty."""
         imap = self.U.dofmap.index_map
-        n, r0 = imap.size_local, imap.local_range[0]
-        u = self.u.x.array.reshape(-1, 3)[:n]
-        mask = self.moving[:n].astype(float)[:, None]
-        u = np.where(mask > 0, u, [[0.0, 0.0, 1.0]])  # held nodes: any basis, masked below
+        n = imap.size_local
+        mov = self._moving_owned
+        u = self.u.x.array.reshape(-1, 3)[:n][mov]
         helper = np.where(np.abs(u[:, [0]]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
         t1 = np.cross(u, helper)
         t1 /= np.linalg.norm(t1, axis=1)[:, None]
         t2 = np.cross(u, t1)
-        vals = np.stack([t1 * mask, t2 * mask], axis=2)  # (n, 3, 2)
-        rows = np.arange(3 * n + 1, dtype=PETSc.IntType) * 2
-        cols = (2 * r0 + np.repeat(np.arange(n), 3)[:, None] * 2 + np.arange(2)).astype(PETSc.IntType)
-        Q = PETSc.Mat().createAIJ(((3 * n, None), (2 * n, None)),
+        vals = np.stack([t1, t2], axis=2)  # (moving, 3, 2)
+        per_row = np.repeat(np.where(mov, 2, 0), 3)
+        rows = np.concatenate([[0], np.cumsum(per_row)]).astype(PETSc.IntType)
+        first = 2 * (self._reduced_offset + np.arange(len(u)))
+        cols = (np.repeat(first, 3)[:, None] + np.arange(2)).astype(PETSc.IntType)
+        nm = len(u)
+        Q = PETSc.Mat().createAIJ(((3 * n, None), (2 * nm, None)),
                                   csr=(rows, cols.reshape(-1), vals.reshape(-1)), comm=self.mesh.comm)
         Q.assemble()
         return Q
@@ -172,27 +185,21 @@ class LLG:
             loc.set(0.0)
         dolfinx.fem.petsc.assemble_vector(self.b, self.L)
         self.b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-        Q = self._tangent_basis()
-        Ar = self.A.PtAP(Q)
-        # Rows of fixed nodes are empty in Q^T A Q: an identity there keeps it regular (and may
-        # need new entries: PtAP stores none in an empty row).
-        Ar.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, False)
-        # The held nodes' rows, by the mask, not by a zero diagonal: without damping and exchange
-        # every diagonal entry of the moving nodes' 2 x 2 blocks is zero too (u x v is skew), and
-        # an identity there would act as alpha_G = 1.
-        diag = Ar.getDiagonal()
-        d = diag.getArray()  # the owned entries (a plain MPI Vec: no ghosts)
-        n = self.U.dofmap.index_map.size_local
-        d[np.repeat(~self.moving[:n], 2)] = 1.0
-        Ar.setDiagonal(diag, addv=PETSc.InsertMode.INSERT_VALUES)
-        br, y = Ar.createVecs()
-        Q.multTranspose(self.b, br)
-        self.ksp.setOperators(Ar)
-        self.ksp.solve(br, y)
-        Q.mult(y, self.velocity.x.petsc_vec)
-        self.velocity.x.scatter_forward()
-        for obj in (Q, Ar, br, y, diag):
-            obj.destroy()
+        if self._reduced_global == 0:  # nothing moves
+            self.velocity.x.array[:] = 0.0
+        else:
+            # Only the moving nodes' tangent unknowns: Q^T A Q as PtAP builds it, nothing inserted.
+            Q = self._tangent_basis()
+            Ar = self.A.PtAP(Q)
+            self.reduced_mallocs = int(Ar.getInfo()["mallocs"])
+            br, y = Ar.createVecs()
+            Q.multTranspose(self.b, br)
+            self.ksp.setOperators(Ar)
+            self.ksp.solve(br, y)
+            Q.mult(y, self.velocity.x.petsc_vec)
+            self.velocity.x.scatter_forward()
+            for obj in (Q, Ar, br, y):
+                obj.destroy()
         self.u.x.array[:] += dt * self.velocity.x.array
         self._normalise()
         self.steps += 1

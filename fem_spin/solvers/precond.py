@@ -38,7 +38,8 @@ class ShiftedLaplacian:
                               + self.sigma * ufl.inner(u, v)) * ufl.dx)
         self.K = dolfinx.fem.petsc.assemble_matrix(k, bcs=bcs)
         self.K.assemble()
-        self.D = self._nodal_tensor(V, M, material.a0, bcs)
+        self._nodal = (V, M, material.a0, bcs)
+        self.D = self._nodal_tensor(*self._nodal)
         self.inner = PETSc.KSP().create(V.mesh.comm)
         self.inner.setOptionsPrefix(self.prefix)
         self.inner.setOperators(self.K)
@@ -72,6 +73,11 @@ class ShiftedLaplacian:
         D = PETSc.Mat().createBAIJ(((3 * n, None), (3 * n, None)), bsize=3, csr=csr, comm=V.mesh.comm)
         D.assemble()
         return D
+
+    def operator_assembled(self, A: PETSc.Mat) -> None:  # A unused: the blocks come from M
+        """The nodal blocks A(x_i) follow M (K_sigma does not depend on it)."""
+        self.D.destroy()
+        self.D = self._nodal_tensor(*self._nodal)
 
     def attach(self, ksp: PETSc.KSP) -> None:
         pc = ksp.getPC()
@@ -139,12 +145,16 @@ class PMultigrid:
                                                                "quadrature_degree": 1})
             # The fine form's reaction (its coefficients live on the same mesh) on P1.
             # Dirichlet rows and columns zeroed (diag 0): P^T A P already holds them.
-            self.correction = dolfinx.fem.petsc.assemble_matrix(
-                dolfinx.fem.form(lumping * (form.reaction(u, v, vertex) - form.reaction(u, v, form.dx))),
-                bcs=coarse_bcs_of(V1), diag=0.0)
-            self.correction.assemble()
+            # It depends on M (omega), so operator_assembled reassembles it into this pattern.
+            self._correction_form = dolfinx.fem.form(
+                lumping * (form.reaction(u, v, vertex) - form.reaction(u, v, form.dx)))
+            self._coarse_bcs = coarse_bcs_of(V1)
+            self.correction = dolfinx.fem.petsc.create_matrix(self._correction_form)
+        self.prefix = prefix
         self.Ac = None
         self.pc = None
+        self.smoother = None  # the fine level's KSP when this object supplies its block Jacobi
+        self.Dinv = None
 
     def attach(self, ksp: PETSc.KSP) -> None:
         pc = ksp.getPC()
@@ -152,17 +162,68 @@ class PMultigrid:
             return
         pc.setMGInterpolation(1, self.P)
         self.pc = pc
+        # PETSc's pbjacobi takes its inverse block diagonal from MatInvertBlockDiagonal, which
+        # the AIJ matrix caches and does not recompute after zeroEntries + reassembly with the
+        # same pattern (issue 24: the smoother kept the first operator's blocks, iterations grew
+        # every step). The same smoother is built here instead: a block-diagonal matrix of the
+        # inverted 3 x 3 nodal blocks, recomputed in operator_assembled, applied by PCMAT.
+        opts = PETSc.Options(self.prefix)
+        if opts.getString("mg_levels_pc_type", "pbjacobi") == "pbjacobi" and \
+                _block_size(ksp) == 3:
+            opts["mg_levels_pc_type"] = "mat"
+            self.smoother = pc.getMGSmoother(1)
 
     def operator_assembled(self, A: PETSc.Mat) -> None:
-        """Build (or rebuild, reusing the pattern) the coarse operator from the fine one."""
+        """Refresh every part that depends on the operator's values (A reassembled in place):
+        the coarse operator P^T A P (pattern reused), its dispersion correction (M-dependent)
+        and the smoother's inverse block diagonal."""
         if self.pc is None:
             return
         self.Ac = A.PtAP(self.P, result=self.Ac)
         if self.correction is not None:
+            self.correction.zeroEntries()
+            dolfinx.fem.petsc.assemble_matrix(self.correction, self._correction_form,
+                                              bcs=self._coarse_bcs, diag=0.0)
+            self.correction.assemble()
             self.Ac.axpy(1.0, self.correction, structure=PETSc.Mat.Structure.SUBSET)
         self.pc.getMGCoarseSolve().setOperators(self.Ac)
+        if self.smoother is not None:
+            self.Dinv = inverse_block_diagonal(A, self.Dinv)
+            self.smoother.setOperators(A, self.Dinv)
 
     def release(self) -> None:
-        for obj in (self.P, self.correction, self.Ac):
+        """Free the PETSc objects, including this object's handles on the KSP's PC and smoother
+        (while held they keep the PC, its coarse LU and the operator alive after KSP.destroy)."""
+        for obj in (self.P, self.correction, self.Ac, self.Dinv, self.smoother, self.pc):
             if obj is not None:
                 obj.destroy()
+        self.P = self.correction = self.Ac = self.Dinv = self.smoother = self.pc = None
+
+
+def _block_size(ksp: PETSc.KSP) -> int:
+    """The block size of the KSP's preconditioning matrix (3 for fem_spin's vector spaces)."""
+    return ksp.getOperators()[1].getBlockSize()
+
+
+def inverse_block_diagonal(A: PETSc.Mat, out: PETSc.Mat | None = None) -> PETSc.Mat:
+    """The inverses of A's 3 x 3 diagonal blocks (owned rows) as a block-diagonal BAIJ matrix,
+    what PCPBJACOBI applies, computed from A's current values (`out`, if given, is refilled)."""
+    local = A.getDiagonalBlock() if A.comm.size > 1 else A  # owned rows, local columns
+    ia, ja, vals = local.getValuesCSR()
+    nrows = len(ia) - 1
+    rows = np.repeat(np.arange(nrows), np.diff(ia))
+    keep = ja // 3 == rows // 3
+    blocks = np.zeros((nrows // 3, 3, 3))
+    blocks[rows[keep] // 3, rows[keep] % 3, ja[keep] % 3] = vals[keep]
+    del ia, ja, vals, rows, keep
+    inv = np.linalg.inv(blocks).reshape(-1)
+    r0 = A.getOwnershipRange()[0] // 3
+    ptr = np.arange(nrows // 3 + 1, dtype=PETSc.IntType)
+    cols = (r0 + ptr[:-1]).astype(PETSc.IntType)
+    if out is None:
+        out = PETSc.Mat().createBAIJ(tuple(zip(A.getLocalSize(), A.getSize())), bsize=3,
+                                     csr=(ptr, cols, inv), comm=A.comm)
+    else:
+        out.setValuesBlockedCSR(ptr, cols, inv)
+    out.assemble()
+    return out
