@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from fem_spin.io.case import reference_markdown
+from fem_spin.io.schema_export import reference_markdown
 
 readme = Path(__file__).resolve().parents[1] / "README.md"
 lines = readme.read_text().splitlines(keepends=True)

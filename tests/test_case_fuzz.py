@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fem_spin.app import cli
-from fem_spin.io.case import SCHEMA, dump_toml
+from fem_spin.io.case import dump_toml
+from fem_spin.io.schema import SCHEMA
 
 BASE = {
     "geometry": {"kind": "slab", "dim": 1, "length_nm": 12.0, "width_nm": 1.0,

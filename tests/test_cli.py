@@ -181,7 +181,7 @@ def test_interrupted_write_keeps_previous_result(comm_tmp, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(output, "write_profile_csv", broken)
-    monkeypatch.setattr("fem_spin.app.runner.write_profile_csv", broken)
+    monkeypatch.setattr("fem_spin.app.results.write_profile_csv", broken)
     assert run("run", case, "-o", out, "--overwrite", "-q") == 1
     assert (out / "profile.csv").read_text() == before
     assert sorted(p.name for p in comm_tmp.iterdir()) == ["case.toml", "res"]

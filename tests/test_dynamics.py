@@ -334,12 +334,13 @@ def total_spin_drift(steps: int, comm=MPI.COMM_WORLD) -> tuple[float, float]:
     import ufl
 
     from fem_spin._backend import dolfinx
-    from fem_spin.app.runner import build_domain, check_device_file, llg_of, make_problem
+    from fem_spin.app.build import build_domain, llg_of, make_problem
+    from fem_spin.app.preflight import check_device_file
     from fem_spin.physics.dynamics import Coupling
 
     geo = Path(__file__).resolve().parents[1] / "meshes" / "slab.geo"
     case = resolve_case(tomllib.loads(C9_CASE.format(geo=geo)))
-    check_device_file(case)  # sets geometry.dim from the file
+    case["geometry"]["dim"] = check_device_file(case)  # a device's dim is its file's
     domain = build_domain(case, comm)
     problem = make_problem(case, domain)
     llg = llg_of(case, problem)

@@ -9,7 +9,7 @@ from fem_spin.physics.material import Material
 from fem_spin.geometry.mesh import SlabGeometry, build_slab
 from fem_spin.physics.problem import SpinProblem, slab_problem
 from fem_spin.geometry.ring import RingGeometry, RingMagnetization, build_ring
-from fem_spin.app.runner import auto_preset
+from fem_spin.app.build import auto_preset
 
 
 def rel_diff(make, preset):

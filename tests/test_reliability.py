@@ -136,7 +136,7 @@ def test_sweep_product_and_vector_values(comm_tmp, capfd):
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_during_write_keeps_previous_result(comm_tmp, capfd, monkeypatch, sig, code):
     """SLURM sends SIGTERM at the time limit: clean exit, no partial folder, old result intact."""
-    import fem_spin.app.runner as runner
+    import fem_spin.app.results as runner
 
     case = write_case(comm_tmp)
     out = comm_tmp / "res"
@@ -169,7 +169,8 @@ def test_stale_partial_folders_are_reported(comm_tmp, capfd):
 
 def test_resolution_limit_printed_passes(comm_tmp, capfd):
     from fem_spin.io.case import resolve_case
-    from fem_spin.app.runner import check_resolution, material_from
+    from fem_spin.app.build import material_from
+    from fem_spin.app.preflight import check_resolution
 
     text = SMALL.format(dim=1, png="false").replace("h_interface_nm = 0.3", "h_interface_nm = 1.0")
     text = text.replace("h_far_nm = 0.6", "h_far_nm = 1.0").replace("width_nm = 0.6", "width_nm = 5.0")

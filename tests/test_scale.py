@@ -8,7 +8,7 @@ import pytest
 from mpi4py import MPI
 
 from fem_spin.app import sizing
-from fem_spin.app.runner import check_size
+from fem_spin.app.preflight import check_size
 from fem_spin.io.case import CaseError, resolve_case
 from fem_spin.physics.magnetization import Uniform
 from fem_spin.physics.material import Material

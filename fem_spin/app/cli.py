@@ -1,4 +1,4 @@
-"""The `fem-spin` command: run, mesh, sweep, plot and info.
+"""The `fem-spin` command: run, mesh, sweep, plot, info and schema.
 
 Exit codes: 0 success, 2 bad input (case file, options, output folder), 1 a failed
 solve or any other error. Under MPI, input is read and checked on rank 0 and the
@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("info", help="versions of fem_spin, DOLFINx, PETSc, MPI and the rank count")
     common(i)
+
+    sc = sub.add_parser("schema", help="print the case files' JSON Schema (for editors: "
+                        "`fem-spin schema > fem_spin.schema.json`)")
+    common(sc)
     return p
 
 
@@ -111,30 +115,35 @@ def _split_petsc(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 def cmd_run(args, comm, petsc: dict) -> int:
     from fem_spin.io.case import load_case
     from fem_spin.io.output import check_output_dir
-    from fem_spin.app.runner import preflight, run_case
+    from fem_spin.io.model import as_case
+    from fem_spin.app.preflight import preflight
+    from fem_spin.app.runner import run_case
 
     def validate():
-        case = load_case(args.case)
-        out = args.output or Path(case["output"]["folder"])
+        case = as_case(load_case(args.case))
+        out = args.output or Path(case.output.folder)
         check_output_dir(out, args.overwrite)
         preflight(case)  # run_case repeats it; here it comes before the output check's effects
         return case, out
 
     case, out = on_root(comm, validate)
     # The saved case must reproduce this run: record where it went and the PETSc options.
-    case["output"]["folder"] = str(out)
-    case["solver"]["petsc_options"].update(petsc)
+    case = case.replace("output", folder=str(out))
+    case = case.replace("solver", petsc_options={**case.solver.petsc_options, **petsc})
     run_case(case, out, overwrite=args.overwrite, comm=comm)
     return 0
 
 
 def cmd_mesh(args, comm, petsc: dict) -> int:
     from fem_spin.io.case import load_case
+    from fem_spin.io.model import as_case
+    from fem_spin.io.schema import DeviceSection
     from fem_spin.progress import logger, stage
-    from fem_spin.app.runner import build_domain, check_device_file, check_size
+    from fem_spin.app.build import build_domain
+    from fem_spin.app.preflight import check_device_file, check_size
 
     def validate():
-        case = load_case(args.case)
+        case = as_case(load_case(args.case))
         out = args.output or args.case.with_suffix(".msh")
         if out.suffix not in (".msh", ".xdmf"):
             raise UsageError(f"--output {str(out)!r}: a mesh file must end in .msh (Gmsh, read "
@@ -142,8 +151,8 @@ def cmd_mesh(args, comm, petsc: dict) -> int:
         if out.exists() and not args.overwrite:
             raise UsageError(f"mesh file {str(out)!r} exists; pass --overwrite to replace it")
         check_size(case, meshes=True)  # `fem-spin mesh` meshes even when mesh_file is set
-        if case["geometry"]["kind"] == "gmsh":
-            check_device_file(case)  # and sets geometry.dim from the file
+        if isinstance(case.geometry, DeviceSection):
+            case = case.replace("geometry", dim=check_device_file(case))  # its dim is the file's
         return case, out
 
     case, out = on_root(comm, validate)
@@ -153,7 +162,7 @@ def cmd_mesh(args, comm, petsc: dict) -> int:
 
         from fem_spin.geometry.mesh import write_xdmf
 
-        case["geometry"]["mesh_file"] = None  # mesh the case even if it names a mesh file
+        case = case.replace("geometry", mesh_file=None)  # mesh the case even if it names a mesh file
         with stage("mesh", comm):
             domain = build_domain(case, comm)
         tmpdir = Path(comm.bcast(str(out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"), root=0))
@@ -185,17 +194,18 @@ def cmd_mesh(args, comm, petsc: dict) -> int:
 def cmd_sweep(args, comm, petsc: dict) -> int:
     from fem_spin.io.case import read_raw, resolve_case
     from fem_spin.io.output import check_output_dir
+    from fem_spin.io.model import as_case
     from fem_spin.progress import logger
-    from fem_spin.app.runner import preflight
+    from fem_spin.app.preflight import preflight
     from fem_spin.app.sweep import parse_params, run_sweep, sweep_cases
 
     def validate():
         # The case and the parameters first: their errors are the ones worth reporting.
         params = parse_params(args.param)
         raw = read_raw(args.case)
-        case = resolve_case(raw, args.case.parent)
-        cases = sweep_cases(raw, params, args.case.parent)
-        out = args.output or Path(case["output"]["folder"])
+        case = as_case(resolve_case(raw, args.case.parent))
+        cases = [(combo, as_case(c)) for combo, c in sweep_cases(raw, params, args.case.parent)]
+        out = args.output or Path(case.output.folder)
         check_output_dir(out, args.overwrite)
         for _, case in cases:  # every run is checked before the first one starts
             preflight(case)
@@ -215,7 +225,8 @@ def cmd_sweep(args, comm, petsc: dict) -> int:
 
 def cmd_plot(args, comm, petsc: dict) -> int:
     from fem_spin.progress import logger
-    from fem_spin.app.runner import write_pictures
+    from fem_spin.app.results import write_pictures
+    from fem_spin.io.model import as_case
 
     def plot():
         if not (args.result / "profile.csv").is_file() or not (args.result / "case.toml").is_file():
@@ -223,7 +234,7 @@ def cmd_plot(args, comm, petsc: dict) -> int:
                              "(no profile.csv and case.toml)")
         from fem_spin.io.case import load_case
 
-        return [str(p) for p in write_pictures(load_case(args.result / "case.toml"), args.result)]
+        return [str(p) for p in write_pictures(as_case(load_case(args.result / "case.toml")), args.result)]
 
     for path in on_root(comm, plot):
         logger.info("wrote %s", path)
@@ -231,7 +242,7 @@ def cmd_plot(args, comm, petsc: dict) -> int:
 
 
 def cmd_info(args, comm, petsc: dict) -> int:
-    from fem_spin.app.runner import versions
+    from fem_spin.app.results import versions
 
     if comm.rank == 0:
         for key, value in versions().items():
@@ -239,14 +250,23 @@ def cmd_info(args, comm, petsc: dict) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "mesh": cmd_mesh, "sweep": cmd_sweep, "plot": cmd_plot, "info": cmd_info}
+def cmd_schema(args, comm, petsc: dict) -> int:
+    from fem_spin.io.schema_export import json_schema_text
+
+    if comm.rank == 0:
+        sys.stdout.write(json_schema_text())
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "mesh": cmd_mesh, "sweep": cmd_sweep, "plot": cmd_plot, "info": cmd_info,
+            "schema": cmd_schema}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (tests call it directly)."""
     from fem_spin import _backend  # noqa: F401 - DOLFINx and PETSc in the right order
     from fem_spin.progress import configure_logging
-    from fem_spin.app.runner import ResultError
+    from fem_spin.app.results import ResultError
     from fem_spin.solvers.linear import SolverError
     from mpi4py import MPI
 

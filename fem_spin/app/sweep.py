@@ -13,6 +13,7 @@ import numpy as np
 from fem_spin._backend import MPI
 from fem_spin.io.case import CaseError, resolve_case, set_value
 from fem_spin.io.output import atomic_dir
+from fem_spin.io.model import as_case
 from fem_spin.progress import logger
 from fem_spin.app.runner import run_case
 
@@ -82,8 +83,7 @@ def run_sweep(cases: list, output: Path, overwrite: bool = False,
         for i, (combo, case) in enumerate(cases):
             name = run_name(combo)
             logger.info("== run %d of %d: %s", i + 1, len(cases), name)
-            case = copy.deepcopy(case)
-            case["output"]["folder"] = str(output / name)  # what the saved case.toml records
+            case = as_case(case).replace("output", folder=str(output / name))  # what case.toml records
             res = run_case(case, tmp / name, comm=comm, petsc_options=petsc_options,
                            shown_as=output / name)
             s = res.summary

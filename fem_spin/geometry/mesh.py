@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -64,7 +65,37 @@ def estimate_cells(dim: int, length: float, width: float, h_fine: float, h_far: 
 
 
 @dataclass(frozen=True, kw_only=True)
-class SlabGeometry:
+class GradedGeometry:
+    """What the built-in meshes share: a square cross-section of side `width`, elements of
+    size `h_fine` within `distance` of each refined zone (the slab's interface, the ring's
+    corners), growing linearly to `h_far` over the same distance again."""
+
+    width: float = 4.0
+    h_far: float = 1.0
+    refine_distance: float | None = None
+    zones: ClassVar[int] = 1
+
+    @property
+    def h_fine(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def extent(self) -> float:
+        """The length along which the mesh is graded [nm]."""
+        raise NotImplementedError
+
+    @property
+    def distance(self) -> float:
+        """Distance from a refined zone kept at h_fine (default 5 h_fine)."""
+        return self.refine_distance if self.refine_distance is not None else 5 * self.h_fine
+
+    def estimated_cells(self) -> float:
+        return estimate_cells(self.dim, self.extent, self.width, self.h_fine, self.h_far, self.distance,
+                              zones=self.zones)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlabGeometry(GradedGeometry):
     """A CPP slab along x in [-L/2, L/2] with the interface at x = 0.
 
     Attributes:
@@ -80,10 +111,7 @@ class SlabGeometry:
 
     dim: int = 1
     length: float = 100.0
-    width: float = 4.0
     h_interface: float = 0.2
-    h_far: float = 1.0
-    refine_distance: float | None = None
 
     def __post_init__(self) -> None:
         if self.dim not in (1, 2, 3):
@@ -92,12 +120,12 @@ class SlabGeometry:
                          optional=("refine_distance",))
 
     @property
-    def distance(self) -> float:
-        return self.refine_distance if self.refine_distance is not None else 5 * self.h_interface
+    def h_fine(self) -> float:
+        return self.h_interface
 
-    def estimated_cells(self) -> float:
-        return estimate_cells(self.dim, self.length, self.width, self.h_interface, self.h_far,
-                              self.distance, zones=1)
+    @property
+    def extent(self) -> float:
+        return self.length
 
 
 @contextlib.contextmanager
@@ -401,37 +429,28 @@ def read_xdmf(path: str | Path, comm: MPI.Comm = MPI.COMM_WORLD) -> Domain:
     return Domain(mesh, cell_tags, facet_tags, info.cells, info.facets)
 
 
-def read_msh(path: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, gdim: int = 3) -> Domain:
-    """Read a mesh written by ``fem-spin mesh`` (or any Gmsh .msh with physical groups) on rank 0
-    and distribute it; Gmsh stays quiet (check the file first with `inspect_mesh_file`)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"mesh file {str(path)!r} does not exist")
-    return mesh_model(comm, lambda g: load_gmsh_file(g, path), gdim=gdim, generate=False)
-
-
 def build_from_file(path: str | Path, dim: int, comm: MPI.Comm = MPI.COMM_WORLD,
                     parameters: dict[str, float] | None = None, unit_nm: float = 1.0,
                     msh_file: Path | None = None) -> Domain | None:
-    """A user's device from a Gmsh .geo script (meshed on rank 0) or .msh file, in nm.
+    """The one way to read a mesh file: a Gmsh .geo script (meshed on rank 0), a .msh file
+    (read on rank 0, e.g. from `fem-spin mesh`) or an .xdmf file (read in parallel), in nm.
 
     `dim`: the file's dimension (from `inspect_mesh_file`); `unit_nm`: the file's length unit
-    in nm (coordinates are scaled after distribution, so the mesh is in nm like every other).
+    in nm (coordinates are scaled after distribution, so the mesh is in nm like every other);
+    `msh_file`: also write the mesh there (.geo and .msh). Gmsh stays quiet (check the file
+    first with `inspect_mesh_file`).
     """
     path = Path(path)
     if path.suffix.lower() == XDMF_SUFFIX:
         dom = read_xdmf(path, comm)
-        if unit_nm != 1.0:
-            dom.mesh.geometry.x[:] *= unit_nm
-        dom.info.update(kind="gmsh", dim=dim, file=str(path))
-        return dom
-    meshed = path.suffix.lower() == ".msh"
-    dom = mesh_model(comm, lambda g: load_gmsh_file(g, path, parameters), gdim=dim,
-                     msh_file=msh_file, generate=not meshed)
+    else:
+        meshed = path.suffix.lower() == ".msh"
+        dom = mesh_model(comm, lambda g: load_gmsh_file(g, path, parameters), gdim=dim,
+                         msh_file=msh_file, generate=not meshed)
     if dom is not None:
         if unit_nm != 1.0:
             dom.mesh.geometry.x[:] *= unit_nm
-        dom.info.update(kind="gmsh", dim=dim, file=str(path))
+        dom.info.update(dim=dim, file=str(path))
     return dom
 
 

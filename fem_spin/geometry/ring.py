@@ -11,28 +11,28 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
 
 from fem_spin._backend import MPI
 from fem_spin._checks import require_positive
-from fem_spin.geometry.mesh import Domain, _graded_size_field, estimate_cells, mesh_model
+from fem_spin.geometry.mesh import Domain, GradedGeometry, _graded_size_field, mesh_model
 
 RING_CELLS = {**{f"side_{i}": 1 + i for i in range(4)}, **{f"corner_{i}": 5 + i for i in range(4)}}
 RING_FACETS = {"wall": 1}
 
 
 @dataclass(frozen=True, kw_only=True)
-class RingGeometry:
-    """Square ring of side L (centreline) and cross-section W < L."""
+class RingGeometry(GradedGeometry):
+    """Square ring of side L (centreline) and cross-section W < L, graded to h_corner at the
+    four corners."""
 
     dim: int = 2
     side: float = 100.0
-    width: float = 4.0
     h_corner: float = 0.2
-    h_far: float = 1.0
-    refine_distance: float | None = None
+    zones: ClassVar[int] = 4
 
     def __post_init__(self) -> None:
         if self.dim not in (2, 3):
@@ -44,13 +44,12 @@ class RingGeometry:
                              f"length_nm = {self.side!r}")
 
     @property
-    def distance(self) -> float:
-        """Distance from a corner kept at h_corner (default 5 h_corner)."""
-        return self.refine_distance if self.refine_distance is not None else 5 * self.h_corner
+    def h_fine(self) -> float:
+        return self.h_corner
 
-    def estimated_cells(self) -> float:
-        return estimate_cells(self.dim, 4 * self.side, self.width, self.h_corner, self.h_far,
-                              self.distance, zones=4)
+    @property
+    def extent(self) -> float:
+        return 4 * self.side
 
 
 def _blocks(L: float, W: float) -> dict[str, tuple[float, float, float, float]]:

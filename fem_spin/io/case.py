@@ -1,9 +1,9 @@
-"""Case files (TOML): the schema, validation with one-line errors, and defaults.
+"""Case files (TOML): validation with one-line errors, and defaults.
 
-Every key carries its unit in its name (``length_nm``, ``tau_sf_s``), so a case
-file reads unambiguously. `load_case` / `resolve_case` check everything that can
-be checked before any mesh is built and return the case with all defaults
-filled in; `dump_toml` writes that resolved case next to the results.
+The keys are those of `fem_spin.io.schema`. `load_case` / `resolve_case` check everything
+that can be checked before any mesh is built and return the case as a table with all defaults
+filled in (what case.toml records and sweeps change); `fem_spin.io.schema.as_case` turns it into
+the typed `Case` the rest of the package reads; `dump_toml` writes it next to the results.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ import difflib
 import logging
 import math
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from fem_spin.io.schema import BUILTIN_GEOMETRY_KEYS, GMSH_GEOMETRY_KEYS, NAMED, REQUIRED, SCHEMA, Key
+from fem_spin.io.schema_export import toml_value
+
 logger = logging.getLogger("fem_spin")
-REQUIRED = object()
 
 
 class InputError(ValueError):
@@ -30,249 +31,6 @@ class InputError(ValueError):
 
 class CaseError(InputError):
     """Bad input in a case: the message names the key and the value."""
-
-
-@dataclass(frozen=True)
-class Key:
-    kind: str  # "float", "int", "str", "bool", "vec3", "table", "strlist"
-    default: Any = REQUIRED
-    unit: str = ""
-    doc: str = ""
-    choices: tuple | None = None
-    check: Callable[[Any], str | None] | None = None
-
-
-def positive(v) -> str | None:
-    return None if v > 0 else "must be > 0"
-
-
-def non_negative(v) -> str | None:
-    # a0 and omega0 are both proportional to lambda: a negative exchange is the same as
-    # reversing the magnetization, so it is refused rather than given a second meaning.
-    return None if v >= 0 else "must be >= 0 (for lambda < 0, reverse the magnetization instead)"
-
-
-def angle(v) -> str | None:
-    return None if 0 <= v <= 180 else "must be an angle in [0, 180] degrees"
-
-
-def positive_components(v) -> str | None:
-    return None if all(c > 0 for c in v) else "every component must be > 0"
-
-
-def at_least(n: int) -> Callable[[Any], str | None]:
-    return lambda v: None if v >= n else f"must be >= {n}"
-
-
-SCHEMA: dict[str, dict[str, Key]] = {
-    "geometry": {
-        "kind": Key("str", doc="slab (CPP stack along x), ring (closed square loop) or gmsh "
-                    "(your device: geometry.file with named regions and boundaries)",
-                    choices=("slab", "ring", "gmsh")),
-        "dim": Key("int", 1, doc="dimension of the mesh (gmsh: taken from the file)", choices=(1, 2, 3)),
-        "file": Key("str", None, doc="gmsh: a Gmsh .geo script (meshed on rank 0) or .msh file with "
-                    "physical groups naming the regions (cells) and boundaries (facets)"),
-        "unit_nm": Key("float", 1.0, "nm", "gmsh: the file's length unit in nm (1e9 for metres)",
-                       check=positive),
-        "parameters": Key("table", {}, doc="gmsh: numbers set in the .geo script before it is read "
-                          "(its DefineConstant values), e.g. {L = 50}"),
-        "length_nm": Key("float", 100.0, "nm", "slab length L along x / ring side L", check=positive),
-        "width_nm": Key("float", 4.0, "nm", "side of the square cross-section", check=positive),
-        "h_interface_nm": Key("float", 0.15, "nm", "element size at the interface / ring corners",
-                              check=positive),
-        "h_far_nm": Key("float", 0.5, "nm", "element size away from it", check=positive),
-        "refine_distance_nm": Key("float", None, "nm", "width of the zone kept at h_interface "
-                                  "(default 5 h_interface)", check=positive),
-        "mesh_file": Key("str", None, doc="read this mesh from `fem-spin mesh` instead of meshing: "
-                         ".msh (Gmsh, read on rank 0) or .xdmf (with its .h5 and .names.json, "
-                         "read in parallel)"),
-        "allow_coarse": Key("bool", False, doc="warn instead of fail when h_interface_nm cannot "
-                            "resolve the shortest decay length"),
-        "allow_large": Key("bool", False, doc="run even when the estimated peak memory (from the "
-                           "estimated cells, DOFs and solver) exceeds this node's memory"),
-    },
-    "magnetization": {
-        "profile": Key("str", "interface", doc="interface: the paper's spacer dip, mu = tanh(|x|/w), "
-                       "direction jumps by theta at x = 0; wall: direction rotates by theta over w; "
-                       "uniform: M = M0 direction", choices=("interface", "wall", "uniform")),
-        "theta_deg": Key("float", 90.0, "degree", "angle between u_L and u_R (about x)", check=angle),
-        "width_nm": Key("float", 0.6, "nm", "w, width of the dip or wall (the paper's lda)",
-                        check=positive),
-        "u_left": Key("vec3", (0.0, 0.0, 1.0), doc="u_L, direction in the left layer"),
-        "dip": Key("bool", False, doc="wall profile only: also dip |M| to 0 at x = 0"),
-        "direction": Key("vec3", (0.0, 0.0, 1.0), doc="uniform profile: direction of M"),
-    },
-    "material": {
-        "D_m2_per_s": Key("float", 1e-3, "m^2/s", "diffusion constant D", check=positive),
-        "tau_sf_s": Key("float", 1e-11, "s", "spin-flip time tau_sf", check=positive),
-        "a0": Key("float", 100.0, "-", "tensor parameter tau lambda M0 (D_yx/D_xx)", check=non_negative),
-        "omega0_per_s": Key("float", 1e13, "1/s", "precession frequency lambda M0 "
-                            "(beta = omega0 tau_sf)", check=non_negative),
-        "exchange_eV": Key("float", None, "eV", "alternative to omega0_per_s: exchange energy, "
-                           "omega0 = E/hbar", check=non_negative),
-        "D_components_m2_per_s": Key("vec3", None, "m^2/s", "component-wise D^k in the lab frame "
-                                     "(Eq. 72, Dt^kp = D^p (A^-1)^kp); default isotropic D",
-                                     check=positive_components),
-        "P": Key("float", None, "-", "current polarization (charge-current drive; required for "
-                 "magnets then, 0 in normal metals)", check=lambda v: None if -1 <= v <= 1 else
-                 "must be in [-1, 1]"),
-        "sigma_S_per_m": Key("float", None, "S/m", "conductivity (current.drive = 'solved')",
-                             check=positive),
-        "Ms_A_per_m": Key("float", None, "A/m", "saturation magnetization (the equivalent field "
-                          "B_sd = -omega0 m/(gamma Ms) in tesla; needed by [dynamics])", check=positive),
-        "A_ex_J_per_m": Key("float", None, "J/m", "[dynamics]: exchange stiffness (default 0)",
-                            check=non_negative),
-        "K_u_J_per_m3": Key("float", None, "J/m^3", "[dynamics]: uniaxial anisotropy along K_axis "
-                            "(default 0)"),
-        "K_axis": Key("vec3", (0.0, 0.0, 1.0), doc="[dynamics]: the anisotropy axis e_K"),
-        "alpha_G": Key("float", None, "-", "[dynamics]: Gilbert damping", check=non_negative),
-        "tau_components_s": Key("vec3", None, "s", "component-wise tau_k (Eqs. 66, 73: relaxation "
-                                "-(m^k - m_eq^k)/tau_k, A = I + diag(tau_k/tau_sf)[alpha]x)",
-                                check=positive_components),
-    },
-    "field": {
-        "B_T": Key("vec3", (0.0, 0.0, 0.0), "T", "applied field B: precession -gamma B and tensor "
-                   "alpha = a0 mu u - (a0/omega0) gamma B (MODEL.md); per region: regions.NAME.B_T"),
-    },
-    "current": {
-        "drive": Key("str", "none", doc="none: the paper's normalised accumulation (fixed m at the "
-                     "ends); uniform: a given charge current density j_A_per_m2; solved: the "
-                     "potential div(sigma grad V) = 0 with contacts (boundaries.NAME.potential_V / "
-                     "current_A). With a drive m is in A/m and J in A/s",
-                     choices=("none", "uniform", "solved")),
-        "j_A_per_m2": Key("vec3", None, "A/m^2", "drive uniform: the charge (conventional) current "
-                          "density j_e; electrons flow the other way"),
-    },
-    "dynamics": {
-        "t_end_s": Key("float", None, "s", "simulate the magnetization's LLG equation (Eq. 79) coupled "
-                       "to the accumulation up to this time (default: a steady solve only)",
-                       check=positive),
-        "dt_s": Key("float", None, "s", "time step (t_end_s a whole number of them); with tolerance "
-                    "the first step", check=positive),
-        "tolerance": Key("float", None, "-", "adaptive steps: the largest change of u per step "
-                         "allowed to the step-doubling error estimate (e.g. 1e-3); steps grow and "
-                         "shrink (rejected steps are retried and logged)", check=positive),
-        "electrons": Key("str", "quasi-static", doc="quasi-static: a steady solve for m per step "
-                         "(tau_sf far below the moments' time scales); transient: one backward-Euler "
-                         "step of the electron equation per step, from m = 0 (fixed steps only)",
-                         choices=("quasi-static", "transient")),
-        "checkpoint_every": Key("int", 100, doc="write a checkpoint every this many steps (and on "
-                                "SIGTERM); running the same command again goes on from it (0: only "
-                                "on SIGTERM)", check=lambda v: None if v >= 0 else "must be >= 0"),
-        "theta": Key("float", 1.0, "-", "implicitness of the exchange term, 0.5 .. 1 (1: "
-                     "unconditionally stable)", check=lambda v: None if 0.5 <= v <= 1 else
-                     "must be in [0.5, 1]"),
-        "output_every": Key("int", 10, doc="write the time series (u_t, m_t) every this many steps "
-                            "(dynamics.csv has a row for every step)",
-                            check=at_least(1)),
-        "rho": Key("float", 1.0, "-", "accumulation scale s0/Ms of the normalised mode: B_sd = "
-                   "-(omega0 rho/gamma) m (with a current drive m is in A/m and B_sd = "
-                   "-omega0 m/(gamma Ms))", check=non_negative),
-    },
-    "boundary": {
-        "left_end": Key("vec3", None, doc="m at the left end (default -u_L, the paper's)"),
-        "right_end": Key("vec3", None, doc="m at the right end (default +u_R, the paper's)"),
-    },
-    "discretization": {
-        "degree": Key("int", 2, doc="Lagrange degree of m (P1 needs ~4x finer meshes for the "
-                      "paper's a0 = beta = 100)", choices=(1, 2)),
-        "quadrature_degree": Key("int", None, doc="of every term (default: 2 degree + 1 for the "
-                                 "reaction, source and mass terms, 2 degree - 1, at least 2, for "
-                                 "the diffusion term)", check=positive),
-    },
-    "solver": {
-        "preset": Key("str", "auto", doc="direct (MUMPS LU), iterative (the scalable one: GMRES + "
-                      "P2/P1 two-level p-multigrid, degree 2), blr (GMRES + block-low-rank MUMPS), "
-                      "shifted (FGMRES + A-scaled shifted Laplacian/GAMG, a0 beta <= 100), or auto "
-                      "(direct up to 5e4 DOFs, or 3e5 on meshes coarser than 1/|k|, then "
-                      "iterative; with degree 1 direct up to 1.5e5 DOFs, then shifted or blr by "
-                      "a0 beta)",
-                      choices=("auto", "direct", "iterative", "blr", "shifted")),
-        "initial_guess": Key("str", None, doc="start the solve from a checkpoint: a result folder "
-                             "written with output.checkpoint = true (or its checkpoint/ folder) of "
-                             "the same mesh (e.g. a neighbouring case of a sweep)"),
-        "petsc_options": Key("table", {}, doc="PETSc options on top of the preset, "
-                             "e.g. {ksp_monitor = \"\"}"),
-    },
-    "output": {
-        "folder": Key("str", "results", doc="result folder (overridden by --output)"),
-        "profile_points": Key("int", 1001, doc="points of the CSV line profile", check=at_least(2)),
-        "paraview": Key("bool", True, doc="write ParaView files: fields.pvd (binary compressed VTK "
-                        "XML, one .vtu per rank; every ParaView opens it)"),
-        "fields": Key("strlist", ["m", "M", "T", "abs_m", "J", "B_sd"], doc="what fields.pvd holds "
-                      "(m always; B_sd only with a drive); J is the 3x3 spin current averaged to "
-                      "the nodes, components Jxx, Jxy, ... = J[spin, space]",
-                      choices=("m", "M", "T", "abs_m", "J", "B_sd")),
-        "precision": Key("str", "double", doc="of the fields in the ParaView files (single: half "
-                         "the bytes, 7 digits)", choices=("double", "single")),
-        "checkpoint": Key("bool", False, doc="also write checkpoint/ (m, partition-independent, "
-                          "exact): solver.initial_guess of a later run reads it on any number of "
-                          "ranks"),
-        "vtx": Key("bool", False, doc="also write ADIOS2 VTX (.bp) files (ParaView builds with "
-                   "ADIOS2, e.g. Kitware's binaries; large parallel runs)"),
-        "line_from_nm": Key("vec3", None, "nm", "gmsh: start of the profile line (default: the mesh's "
-                            "longest bounding-box axis through its centre)"),
-        "line_to_nm": Key("vec3", None, "nm", "gmsh: end of the profile line"),
-        "png": Key("bool", True, doc="write PNG pictures"),
-    },
-}
-
-
-def _inherit(section: str, doc_prefix: str) -> dict[str, Key]:
-    """A section's keys with default None: 'take the value of [section]'."""
-    return {k: Key(spec.kind, None, spec.unit, f"{doc_prefix}{spec.doc}", spec.choices, spec.check)
-            for k, spec in SCHEMA[section].items()}
-
-
-MATERIAL_PRESETS = ("paper",)
-# Sections of named tables: [regions.NAME] per cell group, [boundaries.NAME] per facet group
-# (geometry.kind = "gmsh"). A region key left out takes the [material] / [magnetization] /
-# [field] value, so one line per region is often enough.
-NAMED: dict[str, dict[str, Key]] = {
-    "regions": {
-        "magnet": Key("bool", True, doc="false for a normal metal or spacer (mu = 0: isotropic D, no "
-                      "exchange precession)"),
-        "preset": Key("str", None, doc="material preset instead of [material]: paper (l_sf = 100 nm, "
-                      "a0 = beta = 100)", choices=MATERIAL_PRESETS),
-        **_inherit("material", "(default [material]) "),
-        **_inherit("magnetization", "(default [magnetization]) "),
-        "profile": Key("str", None, doc="(default [magnetization]) interface / wall / uniform as in "
-                       "[magnetization], ovf (an OOMMF/mumax3 file) or vtk (a point or cell field of a "
-                       ".vtu/.vtk file) or ring (the paper's Fig. 12 profile of a square ring of side "
-                       "ring_side_nm)", choices=("interface", "wall", "uniform", "ovf", "vtk", "ring")),
-        "ring_side_nm": Key("float", None, "nm", "profile ring: centreline side L of the square ring",
-                            check=positive),
-        "file": Key("str", None, doc="profile ovf/vtk: the file (relative to the case file)"),
-        "offset_nm": Key("vec3", (0.0, 0.0, 0.0), "nm", "profile ovf/vtk: where the file's origin "
-                         "lies on the mesh"),
-        "file_unit_nm": Key("float", None, "nm", "profile ovf/vtk: the file's length unit in nm "
-                            "(default: the OVF meshunit; 1 for vtk)", check=positive),
-        "outside": Key("str", "error", doc="profile ovf/vtk: mesh points outside the file's grid: "
-                       "error, zero (no magnet there) or nearest", choices=("error", "zero", "nearest")),
-        "field": Key("str", None, doc="profile vtk: name of the 3-vector array (default: the only one)"),
-        "B_T": Key("vec3", None, "T", "(default [field]) applied field in this region"),
-        "m_eq": Key("str", "zero", doc="equilibrium accumulation: zero, or magnetization (m_eq = M/M0, "
-                    "as in the paper's ring)", choices=("zero", "magnetization")),
-        "dynamic": Key("bool", True, doc="[dynamics]: false holds this magnet's direction fixed "
-                       "(a reference layer)"),
-    },
-    "boundaries": {
-        "type": Key("str", "free", doc="fixed (a reservoir: m = boundaries.NAME.m), current (given "
-                    "outward normal spin current J_m_per_s) or free (zero spin current)",
-                    choices=("fixed", "current", "free")),
-        "m": Key("vec3", None, doc="type fixed: the accumulation held there"),
-        "J_m_per_s": Key("vec3", None, "m/s", "type current: J.n, the outward normal spin current "
-                         "(3 spin components, per unit m; A/s with a charge-current drive)"),
-        "potential_V": Key("float", None, "V", "current.drive solved: an electric contact at this "
-                           "potential (default spin condition there: a reservoir, m = 0)"),
-        "current_A": Key("float", None, "A", "current.drive solved: an equipotential contact "
-                         "carrying this total current into the device (3D)"),
-    },
-}
-# Keys that describe the built-in geometries and mean nothing for a mesh file.
-BUILTIN_GEOMETRY_KEYS = ("length_nm", "width_nm", "h_interface_nm", "h_far_nm", "refine_distance_nm",
-                         "mesh_file", "allow_coarse", "allow_large")
-GMSH_GEOMETRY_KEYS = ("file", "unit_nm", "parameters")
 
 
 def _fail(section: str, key: str, value: Any, why: str) -> CaseError:
@@ -633,20 +391,6 @@ def set_value(case_raw: dict, dotted: str, text: str) -> None:
     target[key] = value
 
 
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(c) for c in v) + "]"
-    if isinstance(v, Mapping):
-        return "{" + ", ".join(f"{k} = {_toml_value(c)}" for k, c in v.items() if c is not None) + "}"
-    raise TypeError(f"cannot write {v!r} to TOML")
-
-
 def dump_toml(case: Mapping[str, Mapping[str, Any]], header: str = "") -> str:
     """TOML text of a resolved case (None values are left out: they mean 'default')."""
     lines = [f"# {line}" for line in header.splitlines()]
@@ -654,18 +398,5 @@ def dump_toml(case: Mapping[str, Mapping[str, Any]], header: str = "") -> str:
         lines.append(f"\n[{section}]")
         for key, value in keys.items():
             if value is not None:
-                lines.append(f"{key} = {_toml_value(value)}")
+                lines.append(f"{key} = {toml_value(value)}")
     return "\n".join(lines) + "\n"
-
-
-def reference_markdown() -> str:
-    """The case-file reference table (every key, unit and default) for the docs."""
-    rows = ["| key | type | unit | default | meaning |", "|---|---|---|---|---|"]
-    for section, keys in [*SCHEMA.items(), *((f"{s}.NAME", k) for s, k in NAMED.items())]:
-        for key, spec in keys.items():
-            default = "required" if spec.default is REQUIRED else _toml_value(spec.default) \
-                if spec.default is not None else "—"
-            choices = f" ({' / '.join(map(str, spec.choices))})" if spec.choices else ""
-            rows.append(f"| `{section}.{key}` | {spec.kind} | {spec.unit or ''} | {default} | "
-                        f"{spec.doc}{choices} |")
-    return "\n".join(rows) + "\n"

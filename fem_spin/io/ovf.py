@@ -128,7 +128,8 @@ def read_ovf(path: str | Path) -> OVFField:
             raise fail(f"truncated: {len(body) // size - 1} of {count} binary values")
         check = np.frombuffer(body, dtype=dtype, count=1)[0]
         if check != CHECK[size]:
-            raise fail(f"binary check value {float(check):.7g} is not {CHECK[size]:.15g} (byte order or corrupt)")
+            raise fail(f"binary check value {float(check):.7g} is not {CHECK[size]:.15g} "
+                       "(byte order or corrupt)")
         data = np.frombuffer(body, dtype=dtype, count=count, offset=size).astype(float)
         if not re.search(rb"#\s*End:\s*Data", body[size * (count + 1):], re.IGNORECASE):
             raise fail("truncated: no '# End: Data' after the binary values")

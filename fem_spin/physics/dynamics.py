@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fem_spin._backend import MPI, dolfinx, ufl
+from fem_spin._backend import MPI, dolfinx
 from fem_spin.physics.coefficients import GAMMA
+from fem_spin.physics.integrals import RegionMeans
 from fem_spin.physics.llg import LLG
 from fem_spin.io.vtu import VTUSeries
 from fem_spin.physics.problem import SpinProblem
@@ -105,26 +106,6 @@ class Coupling:
 
     def destroy(self) -> None:
         self.solver.destroy()
-
-
-class RegionMeans:
-    """Volume averages of vector fields per named cell group (forms compiled once)."""
-
-    def __init__(self, domain, fields: dict[str, object], names: list[str]):
-        dx = ufl.Measure("dx", domain=domain.mesh, subdomain_data=domain.cell_tags)
-        one = dolfinx.fem.Constant(domain.mesh, dolfinx.default_scalar_type(1.0))
-        self.comm = domain.comm
-        self.volumes = {n: self._total(dolfinx.fem.form(one * dx(domain.cells[n]))) for n in names}
-        self.forms = {(key, c, n): dolfinx.fem.form(f[i] * dx(domain.cells[n]))
-                      for n in names for key, f in fields.items() for i, c in enumerate("xyz")}
-
-    def _total(self, form) -> float:
-        return self.comm.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM)
-
-    def __call__(self) -> dict[str, float]:
-        """{f"{field}_{comp}_{region}": average}."""
-        return {f"{key}_{c}_{n}": self._total(f) / self.volumes[n] if self.volumes[n] > 0 else 0.0
-                for (key, c, n), f in self.forms.items()}
 
 
 def adaptive_step(llg: LLG, dt: float, tolerance: float) -> tuple[float, float, float, int]:

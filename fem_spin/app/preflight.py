@@ -1,0 +1,219 @@
+"""Every check of a case that runs before any mesh is built or anything is written: each
+raises the same one-line input error (CaseError, exit code 2) naming the key and the value.
+Run on rank 0 (`fem_spin.parallel.on_root` re-raises on every rank)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+from fem_spin._backend import MPI
+from fem_spin.app import sizing
+from fem_spin.app.build import auto_preset, coarsest_kh, material_from, mesh_geometry, source_of
+from fem_spin.geometry.mesh import inspect_mesh_file
+from fem_spin.io.case import CaseError
+from fem_spin.io.model import Case, takes_case
+from fem_spin.io.schema import DeviceSection, RingSection
+from fem_spin.physics.material import Material
+from fem_spin.progress import logger
+
+
+@takes_case
+def preflight(case: Case, ranks: int = 1, ranks_on_node: int | None = None) -> tuple[str | None, Case]:
+    """Every check that needs no mesh: resolution, the mesh-size estimate, a given mesh file or
+    a device's file. Returns (warnings or None, the case with geometry.dim from a device's file).
+    Raises CaseError (or another InputError)."""
+    if isinstance(case.geometry, DeviceSection):
+        return None, case.replace("geometry", dim=check_device_file(case))
+    warning = check_resolution(case, material_from(case))
+    check_size(case, ranks=ranks, ranks_on_node=ranks_on_node)
+    if case.geometry.mesh_file is not None:
+        check_mesh_file(case)
+    return warning, case
+
+
+def floor_sig(x: float, digits: int = 3) -> str:
+    """x rounded down to `digits` significant digits, as text: a limit printed for the user
+    to copy must pass the check it came from (0.99995 -> '0.999', not '1')."""
+    step = 10.0 ** (math.floor(math.log10(x)) - digits + 1)
+    n = math.floor(x / step)
+    while float(f"{n * step:.{digits}g}") > x:
+        n -= 1
+    return f"{n * step:.{digits}g}"
+
+
+@takes_case
+def check_resolution(case: Case, material: Material) -> str | None:
+    """Refuse (or, with allow_coarse, warn about) an interface mesh too coarse for the physics;
+    warn about a far mesh coarser than the transverse length. Returns the warnings or None."""
+    geo = case.geometry
+    if isinstance(geo, DeviceSection):  # sizes come from the file
+        return None
+    wave = 1.0 / abs(material.transverse_k)
+    lengths = {"1/|k| (transverse decay)": wave, "l_sf": material.l_sf_nm}
+    if case.magnetization.profile != "uniform":
+        lengths["magnetization width w"] = case.magnetization.width_nm
+    name, shortest = min(lengths.items(), key=lambda kv: kv[1])
+    h = geo.h_interface_nm
+    warnings = []
+    if h > shortest:
+        msg = (f"[geometry] h_interface_nm = {h!r}: too coarse to resolve the shortest length, "
+               f"{name} = {shortest:.5g} nm; use h_interface_nm <= {floor_sig(shortest)}")
+        if not geo.allow_coarse:
+            raise CaseError(msg + " (or set geometry.allow_coarse = true to run anyway)")
+        warnings.append(msg)
+    # Transverse accumulation oscillates on 1/|k| over the whole ferromagnet (it decays only
+    # on l_sf), so the far mesh should resolve it too; a coarser one also makes the
+    # p-multigrid's P1 level inaccurate and its iterations grow (docs/benchmark.md).
+    if geo.h_far_nm > 1.01 * wave:
+        warnings.append(f"[geometry] h_far_nm = {geo.h_far_nm!r} is coarser than 1/|k| = "
+                        f"{wave:.3g} nm, on which transverse accumulation varies everywhere: "
+                        "the far field is under-resolved and the 'iterative' solver slows down")
+    return "; ".join(warnings) or None
+
+
+@takes_case
+def check_size(case: Case, meshes: bool | None = None, ranks: int = 1,
+               ranks_on_node: int | None = None) -> float | None:
+    """Estimated cell count of the mesh to build; before Gmsh starts, refuse a case whose
+    estimated peak memory (fem_spin.app.sizing, measured per DOF and preset) exceeds this
+    node's memory, unless geometry.allow_large. `meshes`: whether a mesh is built (default:
+    unless the case reads a mesh file); None is returned when not. `ranks` (and how many of
+    them share this node) scale the estimate."""
+    geo = case.geometry
+    if isinstance(geo, DeviceSection) or not (geo.mesh_file is None if meshes is None else meshes):
+        return None
+    cells = mesh_geometry(case).estimated_cells()
+    degree = case.discretization.degree
+    dofs = sizing.estimated_dofs(geo.dim, degree, cells)
+    preset = case.solver.preset
+    if preset == "auto":
+        m = material_from(case)
+        preset = auto_preset(int(dofs), m.a0 * m.beta, degree, coarsest_kh(case))
+    need = sizing.estimated_memory(dofs, geo.dim, preset, ranks)
+    here = need * (ranks_on_node or ranks) / ranks
+    have = sizing.machine_memory()
+    if here > have and not geo.allow_large:
+        sizes = ", ".join(f"{k} = {getattr(geo, k)!r}" for k in ("dim", "length_nm", "width_nm",
+                                                                "h_interface_nm", "h_far_nm"))
+        raise CaseError(f"[geometry] {sizes}: about {cells:.2g} cells (estimate), {dofs:.2g} DOFs "
+                        f"(P{degree}), which need about {need / 1e9:.3g} GB with solver '{preset}' "
+                        f"on {ranks} rank(s), {here / 1e9:.3g} GB of them on this node; it has "
+                        f"{have / 1e9:.3g} GB. Coarsen the mesh, shrink the geometry or use more "
+                        "nodes, or set geometry.allow_large = true")
+    return cells
+
+
+@takes_case
+def expected_mesh(case: Case) -> tuple[dict[str, list[str]], list[tuple[float, float]]]:
+    """Physical groups (cells, facets) and extents per axis that a mesh of this case must have."""
+    geo = case.geometry
+    L, W, dim = geo.length_nm, geo.width_nm, geo.dim
+    if isinstance(geo, RingSection):
+        from fem_spin.geometry.ring import RING_CELLS, RING_FACETS
+
+        groups = {"cells": list(RING_CELLS), "facets": list(RING_FACETS)}
+        extent = [(-W / 2, L + W / 2)] * 2 + [(-W / 2, W / 2)] * (dim - 2)
+    else:
+        from fem_spin.geometry.mesh import SLAB_CELLS
+
+        groups = {"cells": list(SLAB_CELLS), "facets": ["left_end", "right_end"]}
+        extent = [(-L / 2, L / 2)] + [(-W / 2, W / 2)] * (dim - 1)
+    return groups, extent
+
+
+@takes_case
+def check_mesh_file(case: Case) -> None:
+    """A `geometry.mesh_file` must be the mesh this case describes: its dimension, physical
+    groups and extent, so that a mesh of another case cannot give a silently wrong answer.
+    Runs Gmsh on the calling rank (rank 0)."""
+    geo = case.geometry
+    path = geo.mesh_file
+    info = inspect_mesh_file(path)
+    where = f"[geometry] mesh_file = {path!r}"
+    if info.dim != geo.dim:
+        raise CaseError(f"{where}: the mesh is {info.dim}D but geometry.dim = {geo.dim}")
+    groups, extent = expected_mesh(case)
+    for kind, have in (("cells", info.cells), ("facets", info.facets)):
+        missing = [n for n in groups[kind] if n not in have]
+        if missing:
+            raise CaseError(f"{where}: missing physical group(s) {', '.join(missing)} for a "
+                            f"{geo.kind} (it has {', '.join(sorted(have)) or 'none'})")
+    tol = 1e-6 * max(abs(v) for pair in extent for v in pair) + 1e-9
+    for axis, (lo, hi) in enumerate(extent):
+        got = (info.bbox[axis], info.bbox[axis + 3])
+        if abs(got[0] - lo) > tol or abs(got[1] - hi) > tol:
+            raise CaseError(f"{where}: the mesh spans {'xyz'[axis]} in [{got[0]:.6g}, {got[1]:.6g}] nm, "
+                            f"the case's {geo.kind} (length_nm = {geo.length_nm!r}, width_nm = "
+                            f"{geo.width_nm!r}) spans [{lo:.6g}, {hi:.6g}] nm")
+
+
+@takes_case
+def check_device_file(case: Case) -> int:
+    """A device's file: its regions and boundaries are the case's, and one dimension, which it
+    returns (geometry.dim of a device comes from its file). Reads every magnetization file too.
+    Runs Gmsh on the calling rank (rank 0)."""
+    geo = case.geometry
+    info = inspect_mesh_file(geo.file, parameters=geo.parameters)
+    where = f"[geometry] file = {geo.file!r}"
+    if geo.dim is not None and geo.dim != info.dim:
+        raise CaseError(f"{where}: the file is {info.dim}D but geometry.dim = {geo.dim}")
+    have_r, have_b = sorted(info.cells), sorted(info.facets)
+    if not case.regions:
+        raise CaseError(f"{where}: describe its regions with [regions.NAME] tables "
+                        f"(regions in the file: {', '.join(have_r)})")
+    for kind, given, have in (("regions", case.regions, have_r), ("boundaries", case.boundaries, have_b)):
+        missing = [n for n in given if n not in have]
+        want = info.dim if kind == "regions" else info.dim - 1
+        what = "region (cell group)" if kind == "regions" else "boundary (facet group)"
+        if missing and missing[0] in info.groups:
+            raise CaseError(f"[{kind}.{missing[0]}] is a dimension-{info.groups[missing[0]]} group of "
+                            f"{geo.file!r}; its {kind} are its dimension-{want} groups: "
+                            f"{', '.join(have) or 'none'}")
+        if missing:
+            raise CaseError(f"[{kind}.{missing[0]}] is not a {what} of {geo.file!r}; it has: "
+                            f"{', '.join(have) or 'none'}")
+    undescribed = [n for n in have_r if n not in case.regions]
+    if undescribed:
+        raise CaseError(f"{where}: region(s) {', '.join(undescribed)} of the mesh are not described; "
+                        f"add [regions.{undescribed[0]}] (magnet = false for a normal metal)")
+    for spec in case.regions.values():  # read every magnetization file now, not mid-run
+        if spec.magnet and spec.profile in ("ovf", "vtk"):
+            source_of(spec)
+    return info.dim
+
+
+@takes_case
+def check_resumable(case: Case, folder: Path, comm: MPI.Comm) -> None:
+    """A dynamic run's folder left by a stopped run: keep it (its checkpoint goes on) if it was
+    made by the same case (the [output] section aside), else empty it; record this case."""
+    if comm.rank == 0:
+        mine = json.dumps({k: v for k, v in case.to_dict().items() if k != "output"}, sort_keys=True,
+                          default=str)
+        stamp = folder / "case.resume.json"
+        if stamp.is_file() and stamp.read_text() != mine:
+            logger.warning("warning: %s holds a stopped run of another case: starting afresh", folder)
+            for p in folder.iterdir():
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+        stamp.write_text(mine)
+    comm.Barrier()
+
+
+def report_stale_partials(output: Path) -> list[Path]:
+    """Warn about unfinished result folders of earlier runs (`.NAME.partial-*`, e.g. after a
+    SIGKILL or a node failure) beside `output`; they are not removed: one may be a run still
+    going on."""
+    parent = output.resolve().parent
+    if not parent.is_dir():
+        return []
+    stale = sorted(p for p in parent.glob(f".{output.name}.partial-*")
+                   if p.is_dir() and not p.name.endswith("partial-resumable"))  # goes on instead
+    if stale:
+        size = sum(f.stat().st_size for p in stale for f in p.rglob("*") if f.is_file())
+        logger.warning("warning: %d unfinished result folder(s) of earlier runs next to %s "
+                       "(%.1f MB): %s; delete them unless a run is still writing there",
+                       len(stale), output, size / 1e6, ", ".join(p.name for p in stale))
+    return stale
+

@@ -1,0 +1,295 @@
+"""What a run writes and reports: the line profile, summary.json's numbers, the units, the
+ParaView files, case.toml, README.txt and the pictures."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import resource
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fem_spin._backend import MPI, PETSc, dolfinx, ufl
+from fem_spin.geometry.mesh import Domain
+from fem_spin.io.case import dump_toml
+from fem_spin.io.output import axis_points, derived_fields, write_paraview, write_profile_csv
+from fem_spin.io.model import Case, takes_case
+from fem_spin.io.schema import DeviceSection, RingSection
+from fem_spin.physics.integrals import RegionIntegrals
+from fem_spin.physics.material import Material
+from fem_spin.physics.problem import SpinProblem
+
+
+@dataclass
+class RunResult:
+    problem: SpinProblem
+    folder: Path | None
+    summary: dict[str, Any] = field(default_factory=dict)
+    profile: np.ndarray | None = None
+
+
+class ResultError(RuntimeError):
+    """A solution that must not be written (NaN, profile off the mesh): exit code 1."""
+
+
+def versions() -> dict[str, str]:
+    """Versions of the stack, for `fem-spin info` and the saved case."""
+    from fem_spin import __version__
+
+    return {
+        "fem_spin": __version__,
+        "dolfinx": dolfinx.__version__,
+        "petsc": ".".join(map(str, PETSc.Sys.getVersion())),
+        "mpi": MPI.Get_library_version().splitlines()[0].strip(),
+        "mpi4py": __import__("mpi4py").__version__,
+        "python": platform.python_version(),
+        "ranks": str(MPI.COMM_WORLD.size),
+    }
+
+
+@takes_case
+def profile_samples(case: Case, problem: SpinProblem) -> tuple[np.ndarray, np.ndarray, str]:
+    """Points of the line profile and their abscissa (x for the slab, arc length for the ring
+    and along a device's line)."""
+    geo, n = case.geometry, case.output.profile_points
+    if isinstance(geo, DeviceSection):
+        start, end = profile_line(case, problem.domain)
+        t = np.linspace(0.0, 1.0, n)
+        pts = start[None, :] + t[:, None] * (end - start)[None, :]
+        return t * np.linalg.norm(end - start), pts, "s_nm"
+    if isinstance(geo, RingSection):
+        from fem_spin.geometry.ring import centreline
+
+        s, pts = centreline(geo.length_nm, n)
+        return s, pts, "s_nm"
+    L = geo.length_nm
+    pts = axis_points(-L / 2, L / 2, n)
+    return pts[:, 0], pts, "x_nm"
+
+
+@takes_case
+def profile_line(case: Case, domain: Domain) -> tuple[np.ndarray, np.ndarray]:
+    """The CSV line of a device: output.line_from_nm -> line_to_nm, or by default the mesh's
+    longest bounding-box axis through its centre."""
+    out = case.output
+    if out.line_from_nm is not None:
+        return np.asarray(out.line_from_nm, float), np.asarray(out.line_to_nm, float)
+    comm = domain.comm
+    x = domain.mesh.geometry.x
+    lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
+    comm.Allreduce(x.min(axis=0) if len(x) else lo.copy(), lo, op=MPI.MIN)
+    comm.Allreduce(x.max(axis=0) if len(x) else hi.copy(), hi, op=MPI.MAX)
+    axis = int(np.argmax(hi - lo))
+    centre = (lo + hi) / 2
+    start, end = centre.copy(), centre.copy()
+    start[axis], end[axis] = lo[axis], hi[axis]
+    return start, end
+
+
+def region_summaries(problem: SpinProblem) -> dict[str, dict[str, Any]]:
+    """Per region (cell group): volume [nm^dim], mean m, mean |m| and the total torque
+    integral of T = omega0 M/M0 x m [1/s * nm^dim]."""
+    dom = problem.domain
+    if dom.cell_tags is None or not dom.cells:
+        return {}
+    regions = RegionIntegrals(dom, quadrature_degree=problem.form.quadrature_degree)
+    m, T = problem.m, problem.torque()
+    return {name: {"volume_nm": regions.volumes[name],
+                   "mean_m": [regions.integral(m[i], name) / regions.volumes[name] for i in range(3)],
+                   "mean_abs_m": regions.integral(ufl.sqrt(ufl.dot(m, m)), name) / regions.volumes[name],
+                   "torque_integral": [regions.integral(T[i], name) for i in range(3)]}
+            for name in regions.names}
+
+
+def boundary_currents(problem: SpinProblem) -> dict[str, list[float]]:
+    """Per facet group on the boundary: the outward spin current through it, int J.n dA
+    [J's unit times nm^(dim-1)]; interior groups (interfaces) are left out."""
+    dom = problem.domain
+    if dom.facet_tags is None or not dom.facets:
+        return {}
+    ds = ufl.Measure("ds", domain=dom.mesh, subdomain_data=dom.facet_tags,
+                     metadata={"quadrature_degree": problem.form.quadrature_degree})
+    Jn = ufl.dot(problem.spin_current(), ufl.FacetNormal(dom.mesh))
+    one = dolfinx.fem.Constant(dom.mesh, dolfinx.default_scalar_type(1.0))
+
+    def total(expr) -> float:
+        return dom.comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(expr)), op=MPI.SUM)
+
+    out = {}
+    for name, tag in sorted(dom.facets.items(), key=lambda kv: kv[1]):
+        vals = [total(Jn[k] * ds(tag)) for k in range(3)]
+        if total(one * ds(tag)) > 0:
+            out[name] = vals
+    return out
+
+
+def peak_memory_mb(comm: MPI.Comm) -> dict[str, float]:
+    """Peak resident memory of this process (Linux reports KiB), summed and largest over ranks."""
+    mine = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return {"all_ranks": comm.allreduce(mine, op=MPI.SUM), "largest_rank": comm.allreduce(mine, op=MPI.MAX)}
+
+
+@takes_case
+def run_summary(case: Case, problem: SpinProblem, values: np.ndarray | None, material: Material) -> dict:
+    """summary.json's numbers (collective: every rank calls it; the peaks come from rank 0)."""
+    comm, k = problem.domain.comm, material.transverse_k
+    summary = {
+        "dofs": problem.num_dofs, "cells": problem.domain.num_cells(), "ranks": comm.size,
+        "degree": problem.degree, "quadrature_degree": problem.form.quadrature_degree,
+        "diffusion_quadrature_degree": problem.form.diffusion_quadrature_degree,
+        "solver": problem.solver, "iterations": getattr(problem, "iterations", None),
+        "l_sf_nm": material.l_sf_nm, "beta": material.beta,
+        # Transverse accumulation ~ exp(-k x): it decays over 1/Re k and oscillates with
+        # wavelength 2 pi/Im k; 1/|k| is the length the mesh must resolve.
+        "transverse_decay_length_nm": 1.0 / k.real,
+        "transverse_wavelength_nm": 2 * np.pi / abs(k.imag) if k.imag else None,
+        "transverse_resolution_length_nm": 1.0 / abs(k),
+        "regions": region_summaries(problem),
+        "boundary_spin_currents": boundary_currents(problem),
+    }
+    if getattr(problem, "potential", None) is not None:
+        summary["contacts"] = {n: {"potential_V": problem.potential.potentials[n], "current_A":
+                                   problem.potential.currents[n]} for n in problem.potential.currents}
+    if comm.rank == 0:
+        summary["max_abs_m"] = {c: float(np.max(np.abs(values[:, i]))) for i, c in enumerate("xyz")}
+    summary = comm.bcast(summary, root=0)
+    summary["units"] = units_of(case)
+    return summary
+
+
+# What the numbers in every output mean (summary.json "units", README.txt in each result).
+UNITS = {
+    "length": "nm (x_nm, s_nm, every *_nm key)",
+    "m": "spin accumulation normalised to the equilibrium accumulation of the ferromagnet "
+         "(dimensionless; the slab's ends hold m = -u_L and +u_R)",
+    "M": "magnetization M/M0 = mu u (dimensionless)",
+    "abs_m": "|m| (dimensionless)",
+    "T": "torque density omega x m in 1/s (omega0 M/M0 x m): the sd torque on M per unit m",
+    "J": "spin current J[k, j] = -Dt^{kp} d_j m^p in m/s (per unit m): k the spin component, "
+         "j the spatial direction; ParaView's components 0..8 are k*3 + j (xx, xy, xz, yx, ...)",
+    "profile.csv": "m along the slab's axis (x_nm, y = z = 0) or the ring's centreline "
+                   "(s_nm, arc length from corner 0 at (0, 0) counter-clockwise)",
+    "frame": "global (lab) x, y, z components everywhere",
+    "regions": "volume_nm in nm^dim; mean_m normalised; torque_integral in 1/s nm^dim",
+    "boundary_spin_currents": "outward int J.n dA in m/s nm^(dim-1)",
+}
+UNITS_SI = {  # with a charge-current drive (MODEL.md, "Charge-current drive")
+    **UNITS,
+    "m": "spin accumulation in A/m (magnetization of the conduction electrons)",
+    "abs_m": "|m| in A/m",
+    "T": "torque density omega0 M/M0 x m in A/(m s): the sd torque on M (dM/dt)",
+    "J": "spin current J[k, j] = -Dt^{kp} d_j m^p - P (muB/e) mu u^k j_e^j in A/s (magnetization "
+         "flux): k the spin component, j the spatial direction; ParaView's components 0..8 are "
+         "k*3 + j",
+    "B_sd": "equivalent field of the accumulation on M, -omega0 m/(gamma Ms), in T",
+    "V": "electric potential in V",
+    "j_e": "charge (conventional) current density in A/m^2; electrons flow the other way",
+    "profile.csv": "m in A/m along the line (s_nm from its start)",
+    "regions": "volume_nm in nm^dim; mean_m in A/m; torque_integral in A/(m s) nm^dim",
+    "boundary_spin_currents": "outward int J.n dA in A/s nm^(dim-1)",
+}
+RING_FRAME = ("ring: files hold global x, y, z components; fem_spin.geometry.ring.ring_components turns "
+              "them into (tangent, outward normal, z) along the loop")
+
+
+@takes_case
+def units_of(case: Case) -> dict[str, str]:
+    """The units block of summary.json and README.txt for this case."""
+    base = UNITS_SI if case.driven else UNITS
+    return base | ({"components": RING_FRAME} if isinstance(case.geometry, RingSection) else {})
+
+
+def check_finite(problem: SpinProblem, values: np.ndarray | None, abscissa: str) -> None:
+    """Refuse to write a solution with NaN/inf, or a profile that leaves the mesh (collective)."""
+    comm = problem.domain.comm
+    if comm.bcast(values is not None and len(values) == 0, root=0):
+        raise ResultError(f"the profile line ({abscissa}) misses the mesh: set output.line_from_nm "
+                          "and line_to_nm; nothing written")
+    bad_m = comm.allreduce(int(np.count_nonzero(~np.isfinite(problem.m.x.array))), op=MPI.SUM)
+    off = int(np.count_nonzero(np.isnan(values).any(axis=1))) if comm.rank == 0 else 0
+    off = comm.bcast(off, root=0)
+    if bad_m:
+        raise ResultError(f"the solution has {bad_m} non-finite values (NaN/inf); nothing written")
+    if off:
+        raise ResultError(f"{off} of {len(values) if values is not None else '?'} points of the "
+                          f"profile ({abscissa}) are outside the mesh: the mesh does not span the "
+                          "case's geometry; nothing written")
+
+
+@takes_case
+def write_results(case: Case, problem: SpinProblem, folder: Path, s: np.ndarray,
+                  values: np.ndarray | None, abscissa: str) -> None:
+    """fields.pvd, checkpoint/, profile.csv, case.toml, README.txt and the pictures (collective)."""
+    comm = problem.domain.comm
+    out = case.output
+    if out.paraview:
+        write_paraview(folder, derived_fields(problem, case.driven, out.fields), vtx=out.vtx,
+                       precision=out.precision)
+    if out.checkpoint:
+        from fem_spin.io.checkpoint import write_checkpoint
+
+        write_checkpoint(folder / "checkpoint", {"m": problem.m}, {"units": units_of(case)["m"]})
+    if comm.rank == 0:
+        write_profile_csv(folder / "profile.csv", s, values, abscissa=abscissa,
+                          unit="A_per_m" if case.driven else "")
+        header = "resolved case written by fem-spin: run it again with `fem-spin run case.toml`\n" + \
+            "\n".join(f"{k}: {val}" for k, val in versions().items())
+        (folder / "case.toml").write_text(dump_toml(case.to_dict(), header))
+        (folder / "README.txt").write_text(results_readme(case))
+        if out.png:
+            write_pictures(case, folder)
+    comm.Barrier()
+
+
+@takes_case
+def write_pictures(case: Case, folder: Path) -> list[Path]:
+    """profile.png, m_x.png for 2D/3D meshes and cut.png (m on a plane through the centre) for
+    3D devices: the same for `run` and `fem-spin plot`."""
+    from fem_spin.io.output import field_name
+    from fem_spin.io.plotting import plot_profile, render_field, render_slice
+
+    geo = case.geometry
+    ring, device = isinstance(geo, RingSection), isinstance(geo, DeviceSection)
+    made = [plot_profile(folder / "profile.csv", folder / "profile.png",
+                         title=f"{geo.kind}: m along the {'loop' if ring else 'axis'}")]
+    if geo.dim > 1 and (folder / "fields.pvd").is_file():
+        try:
+            m_name = field_name("m", case.driven)
+            pic = render_field(folder / "fields.pvd", folder / "m_x.png", m_name, 0)
+            made += [pic] if pic else []
+            if device and geo.dim == 3:
+                pic = render_slice(folder / "fields.pvd", folder / "cut.png", m_name, "y")
+                made += [pic] if pic else []
+                if (folder / "potential.pvd").is_file():
+                    pic = render_slice(folder / "potential.pvd", folder / "j_e.png",
+                                       field_name("j_e", True), "y")
+                    made += [pic] if pic else []
+        except Exception as exc:  # noqa: BLE001 - a picture must not sink a good run
+            logging.getLogger("fem_spin").warning("warning: no 3D picture (%s)", exc)
+    return made
+
+
+@takes_case
+def results_readme(case: Case) -> str:
+    """README.txt of a result folder: what each file holds, units, index order, frames."""
+    files = {
+        "fields.pvd (+ fields/)": "open this in ParaView: m and output.fields (M, T, abs_m = |m|, J, "
+                                  "B_sd) on the nodes, J averaged over the cells at each node, "
+                                  "components Jxx, Jxy, ... = J[spin, space]; cell data 'region' "
+                                  "(the mesh's physical group numbers) for a mesh file; binary "
+                                  "compressed VTK XML, one .vtu per rank; with a current drive the "
+                                  "names carry the SI unit",
+        "potential.pvd": "V and j_e (averaged to the nodes) of a solved charge current",
+        "*.bp": "with output.vtx = true: the same fields as ADIOS2 VTX files",
+        "checkpoint/": "with output.checkpoint: m for solver.initial_guess (any number of ranks)",
+        "profile.csv": "m_x, m_y, m_z along a line",
+        "profile.png, m_x.png": "pictures of the profile and (2D/3D) of m_x",
+        "case.toml": "the resolved case: `fem-spin run case.toml -o NEW` repeats the run",
+        "summary.json": "DOFs, timings, solver, peaks, lengths, units, versions",
+    }
+    units = units_of(case)
+    return ("fem-spin result folder\n\nFiles:\n" + "".join(f"  {k}: {v}\n" for k, v in files.items())
+            + "\nUnits and meaning:\n" + "".join(f"  {k}: {v}\n" for k, v in units.items()))
