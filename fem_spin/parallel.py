@@ -37,12 +37,20 @@ def restore_sigterm(previous) -> None:
         signal.signal(signal.SIGTERM, previous)
 
 
-def on_root(comm: MPI.Comm, fn: Callable[[], T]) -> T:
-    """Run fn on rank 0 and broadcast its result, or its input error, to every rank.
+class SharedFailure(RuntimeError):
+    """A failure of rank 0's work (a write that failed, say) raised on every rank together, so
+    that collective clean-up (solver destructors, MPI-IO) cannot hang: exit code 1, one message."""
+
+
+def on_root(comm: MPI.Comm, fn: Callable[[], T], failures: tuple[type[BaseException], ...] = (),
+            explain: Callable[[BaseException], str] | None = None) -> T:
+    """Run fn on rank 0 and broadcast its result, or its error, to every rank.
 
     An `InputError` (or a missing file) on rank 0 is raised on every rank as InputError, so
-    all ranks stop at the same point and the caller prints the message once (rank 0). Any
-    other exception is raised on rank 0 alone and must be handled as a one-rank failure.
+    all ranks stop at the same point and the caller prints the message once (rank 0). One of
+    `failures` is raised on every rank as SharedFailure (its message from `explain`, else the
+    exception's type and text). Any other exception is raised on rank 0 alone and must be
+    handled as a one-rank failure.
     """
     out: tuple[str, Any] = ("ok", None)
     if comm.rank == 0:
@@ -50,7 +58,11 @@ def on_root(comm: MPI.Comm, fn: Callable[[], T]) -> T:
             out = ("ok", fn())
         except (InputError, FileNotFoundError) as exc:
             out = ("input", str(exc))
+        except failures as exc:
+            out = ("failed", explain(exc) if explain else f"{type(exc).__name__}: {exc}")
     kind, value = comm.bcast(out, root=0)
     if kind == "input":
         raise InputError(value)
+    if kind == "failed":
+        raise SharedFailure(value)
     return value

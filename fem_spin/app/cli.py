@@ -18,7 +18,7 @@ from pathlib import Path
 
 from fem_spin import __version__
 from fem_spin.io.case import InputError
-from fem_spin.parallel import Terminated, on_root, on_sigterm, restore_sigterm
+from fem_spin.parallel import SharedFailure, Terminated, on_root, on_sigterm, restore_sigterm
 
 EXIT_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 1, 130, 143
 
@@ -292,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:  # decided on rank 0 and broadcast, or collectively: all ranks are here
         say(str(exc))
         return EXIT_INPUT
-    except (SolverError, ResultError) as exc:  # collective verdicts: all ranks are here
+    except (SolverError, ResultError, SharedFailure) as exc:  # collective verdicts: all ranks are here
         say(str(exc))
         return EXIT_FAILED
     except KeyboardInterrupt as exc:

@@ -3,9 +3,12 @@ ParaView files, case.toml, README.txt and the pictures."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import platform
 import resource
+import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,12 +18,14 @@ import numpy as np
 from fem_spin._backend import MPI, PETSc, dolfinx, ufl
 from fem_spin.geometry.mesh import Domain
 from fem_spin.io.case import dump_toml
-from fem_spin.io.output import axis_points, derived_fields, write_paraview, write_profile_csv
+from fem_spin.io.output import OutputError, axis_points, derived_fields, write_paraview, write_profile_csv
+from fem_spin.parallel import on_root
 from fem_spin.io.model import Case, takes_case
 from fem_spin.io.schema import DeviceSection, RingSection
 from fem_spin.physics.integrals import RegionIntegrals
 from fem_spin.physics.material import Material
 from fem_spin.physics.problem import SpinProblem
+from fem_spin.progress import logger
 
 
 @dataclass
@@ -222,9 +227,11 @@ def check_finite(problem: SpinProblem, values: np.ndarray | None, abscissa: str)
 @takes_case
 def write_results(case: Case, problem: SpinProblem, folder: Path, s: np.ndarray,
                   values: np.ndarray | None, abscissa: str) -> None:
-    """fields.pvd, checkpoint/, profile.csv, case.toml, README.txt and the pictures (collective)."""
+    """fields.pvd, checkpoint/, profile.csv, case.toml and README.txt (collective); the pictures
+    come after the result is in place (`draw_pictures`)."""
     comm = problem.domain.comm
     out = case.output
+    check_space(case, problem, folder)
     if out.paraview:
         write_paraview(folder, derived_fields(problem, case.driven, out.fields), vtx=out.vtx,
                        precision=out.precision)
@@ -232,16 +239,77 @@ def write_results(case: Case, problem: SpinProblem, folder: Path, s: np.ndarray,
         from fem_spin.io.checkpoint import write_checkpoint
 
         write_checkpoint(folder / "checkpoint", {"m": problem.m}, {"units": units_of(case)["m"]})
-    if comm.rank == 0:
+    def serial_files() -> None:
         write_profile_csv(folder / "profile.csv", s, values, abscissa=abscissa,
                           unit="A_per_m" if case.driven else "")
         header = "resolved case written by fem-spin: run it again with `fem-spin run case.toml`\n" + \
             "\n".join(f"{k}: {val}" for k, val in versions().items())
         (folder / "case.toml").write_text(dump_toml(case.to_dict(), header))
         (folder / "README.txt").write_text(results_readme(case))
-        if out.png:
-            write_pictures(case, folder)
-    comm.Barrier()
+
+    # Rank 0 writes them; a failure stops every rank together with one message.
+    on_root(comm, serial_files, failures=(OSError,), explain=lambda exc: write_failure(case, folder, exc))
+
+
+# Bytes of the result folder per DOF of m and per field component (measured: 52-53 B/DOF for the
+# default fields in double precision, binary zlib VTK XML, 8.4e5-2.7e6 DOFs); the estimate
+# takes the uncompressed size, an upper bound.
+def result_bytes(case: Case, problem: SpinProblem) -> float:
+    """An upper estimate of the result folder's size: the ParaView fields uncompressed."""
+    comps = {"m": 3, "M": 3, "T": 3, "abs_m": 1, "J": 9, "B_sd": 3}
+    per_node = sum(comps[f] for f in set(case.output.fields) | {"m"}) if case.output.paraview else 0
+    value = 4 if case.output.precision == "single" else 8
+    nodes = problem.num_dofs / 3
+    return nodes * per_node * value + 64 * problem.domain.num_cells() + 1e6
+
+
+def check_space(case: Case, problem: SpinProblem, folder: Path) -> None:
+    """Before anything is written: refuse (exit 2) when the result would not fit on its disk."""
+    need = result_bytes(case, problem)
+
+    def check() -> None:
+        free = shutil.disk_usage(folder).free
+        if free < need:
+            raise OutputError(f"the result needs about {need / 1e6:.3g} MB and the disk of "
+                              f"{case.output.folder} has {free / 1e6:.3g} MB free: nothing written "
+                              "(an earlier result there is left as it was); free space or choose "
+                              "another --output")
+    on_root(problem.domain.comm, check)
+
+
+def write_failure(case: Case, folder: Path, exc: BaseException) -> str:
+    """The one-line message of a write that failed on rank 0."""
+    if getattr(exc, "errno", None) == errno.ENOSPC:
+        written = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        return (f"no space left on the disk of {case.output.folder} after {written / 1e6:.3g} MB of "
+                f"the result ({shutil.disk_usage(folder).free / 1e6:.3g} MB free): nothing written "
+                "(an earlier result there is left as it was)")
+    return f"cannot write the result in {case.output.folder}: {exc}"
+
+
+@takes_case
+def draw_pictures(case: Case, folder: Path, rows: list[dict] | None, comm: MPI.Comm) -> float | None:
+    """The PNGs of a finished result folder (rank 0), off the critical path: the result is
+    complete and in place before the first picture starts, and a picture that fails does not
+    touch it. Logs and returns how long they took (None when none are drawn)."""
+    if not case.output.png:
+        return None
+    start = time.perf_counter()
+    if comm.rank == 0:
+        made: list[Path] = []
+        try:
+            made = write_pictures(case, folder)
+            if rows is not None:
+                from fem_spin.physics.dynamics import plot_dynamics
+
+                made.append(plot_dynamics(rows, case.magnet_names(), folder / "dynamics.png",
+                                          "magnetization dynamics (Eq. 79)"))
+        except Exception as exc:  # noqa: BLE001 - a picture must not sink a good run
+            logger.warning("warning: pictures incomplete (%s: %s); the result is complete",
+                           type(exc).__name__, exc)
+        logger.info("pictures: %d PNG files in %.2f s (output.png = false skips them)", len(made),
+                    time.perf_counter() - start)
+    return comm.bcast(time.perf_counter() - start, root=0)
 
 
 @takes_case
@@ -249,26 +317,55 @@ def write_pictures(case: Case, folder: Path) -> list[Path]:
     """profile.png, m_x.png for 2D/3D meshes and cut.png (m on a plane through the centre) for
     3D devices: the same for `run` and `fem-spin plot`."""
     from fem_spin.io.output import field_name
-    from fem_spin.io.plotting import plot_profile, render_field, render_slice
+    from fem_spin.io.plotting import line_regions, plot_profile, render_field, render_slice
 
     geo = case.geometry
     ring, device = isinstance(geo, RingSection), isinstance(geo, DeviceSection)
-    made = [plot_profile(folder / "profile.csv", folder / "profile.png",
-                         title=f"{geo.kind}: m along the {'loop' if ring else 'axis'}")]
-    if geo.dim > 1 and (folder / "fields.pvd").is_file():
+    log = logging.getLogger("fem_spin")
+    fields = folder / "fields.pvd"
+    names, regions = {}, []
+    label = Path(geo.file).stem if device else "ring" if ring else f"{geo.dim}D slab"
+    if device:
+        out = case.output
+        ends = (out.line_from_nm, out.line_to_nm)
+        where = (f"({', '.join(f'{v:g}' for v in ends[0])}) → "
+                 f"({', '.join(f'{v:g}' for v in ends[1])}) nm" if ends[0] is not None else
+                 "its longest axis")
+        title = f"{label}: spin accumulation along {where}"
+        try:  # region names (the Gmsh physical groups) and where the line crosses them
+            from fem_spin.geometry.mesh import inspect_mesh_file
+
+            info = inspect_mesh_file(geo.file, parameters=getattr(geo, "parameters", None))
+            names = {tag: name for name, tag in info.cells.items()}
+            if fields.is_file():
+                regions = line_regions(fields, *ends, names=names)
+        except Exception as exc:  # noqa: BLE001 - a picture must not sink a good run
+            log.debug("no regions on the profile (%s)", exc)
+    elif ring:
+        title = "ring: spin accumulation along the centreline"
+    else:  # the slab: layer_left on x < 0, layer_right on x > 0 (fem_spin.geometry.mesh)
+        title = f"{label}: spin accumulation along the axis"
+        half = geo.length_nm / 2
+        regions = [(-half, 0.0, "layer_left"), (0.0, half, "layer_right")]
+    made = [plot_profile(folder / "profile.csv", folder / "profile.png", title=title,
+                         regions=regions)]
+    if geo.dim > 1 and fields.is_file():
         try:
             m_name = field_name("m", case.driven)
-            pic = render_field(folder / "fields.pvd", folder / "m_x.png", m_name, 0)
+            pic = render_field(fields, folder / "m_x.png", m_name, 0,
+                               title=f"{label}: spin accumulation m$_x$")
             made += [pic] if pic else []
             if device and geo.dim == 3:
-                pic = render_slice(folder / "fields.pvd", folder / "cut.png", m_name, "y")
+                pic = render_slice(fields, folder / "cut.png", m_name, "y", names=names,
+                                   title=f"{label}: spin accumulation")
                 made += [pic] if pic else []
                 if (folder / "potential.pvd").is_file():
                     pic = render_slice(folder / "potential.pvd", folder / "j_e.png",
-                                       field_name("j_e", True), "y")
+                                       field_name("j_e", True), "y", names=names,
+                                       title=f"{label}: charge current density")
                     made += [pic] if pic else []
         except Exception as exc:  # noqa: BLE001 - a picture must not sink a good run
-            logging.getLogger("fem_spin").warning("warning: no 3D picture (%s)", exc)
+            log.warning("warning: no 3D picture (%s)", exc)
     return made
 
 

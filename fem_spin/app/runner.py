@@ -13,8 +13,8 @@ import numpy as np
 from fem_spin._backend import MPI
 from fem_spin.app.build import build_domain, llg_of, make_problem, material_from
 from fem_spin.app.preflight import check_resumable, check_size, preflight, report_stale_partials
-from fem_spin.app.results import (RunResult, check_finite, peak_memory_mb, profile_samples, run_summary,
-                                  versions, write_results)
+from fem_spin.app.results import (RunResult, check_finite, draw_pictures, peak_memory_mb, profile_samples,
+                                  run_summary, versions, write_results)
 from fem_spin.io.output import atomic_dir, sample
 from fem_spin.io.model import Case, as_case, takes_case
 from fem_spin.io.schema import DeviceSection
@@ -91,11 +91,6 @@ def run_case(case: Case | Mapping, output: Path | None, overwrite: bool = False,
         if output is not None:
             with stage("write", comm, timings):
                 write_results(case, problem, tmp, s, values, abscissa)
-                if rows is not None and comm.rank == 0 and case.output.png:
-                    from fem_spin.physics.dynamics import plot_dynamics
-
-                    plot_dynamics(rows, case.magnet_names(), tmp / "dynamics.png",
-                                  "magnetization dynamics (Eq. 79)")
 
     summary["timings_s"] = timings
     summary["peak_memory_mb"] = peak_memory_mb(comm)
@@ -103,14 +98,25 @@ def run_case(case: Case | Mapping, output: Path | None, overwrite: bool = False,
                 summary["peak_memory_mb"]["all_ranks"], comm.size, summary["peak_memory_mb"]["largest_rank"])
     if output is None:
         return result
-    if comm.rank == 0:  # written once, after the move, so it has the write stage's time too
-        summary["bytes_written"] = sum(f.stat().st_size for f in Path(output).rglob("*") if f.is_file())
+    # summary.json after the move (it has the write stage's time), again after the pictures
+    # (their time and bytes): a run stopped while drawing still has a complete result.
+    write_summary(summary, Path(output), comm)
+    drawn = draw_pictures(case, Path(output), rows, comm)
+    if drawn is not None:
+        summary["timings_s"]["pictures"] = drawn
+        write_summary(summary, Path(output), comm)
+    logger.info("results in %s", shown_as or output)
+    return result
+
+
+def write_summary(summary: dict, output: Path, comm: MPI.Comm) -> None:
+    """summary.json (rank 0), replaced whole; bytes_written counts the folder as it is."""
+    if comm.rank == 0:
+        summary["bytes_written"] = sum(f.stat().st_size for f in output.rglob("*") if f.is_file())
         logger.info("wrote %.1f MB", summary["bytes_written"] / 1e6)
         partial = output / ".summary.json.partial"
         partial.write_text(json.dumps({**summary, "versions": versions()}, indent=2) + "\n")
         partial.replace(output / "summary.json")
-    logger.info("results in %s", shown_as or output)
-    return result
 
 
 @takes_case

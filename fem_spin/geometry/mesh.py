@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +130,18 @@ class SlabGeometry(GradedGeometry):
         return self.length
 
 
+def _restore_signal_handlers() -> None:
+    """Gmsh's initialize installs C-level handlers for SIGTERM (and others) that kill the
+    process outright, under Python's: set Python's handlers again, so SIGTERM (a batch
+    system's time limit) still ends the run with exit 143 and no partial folder (issue 23)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        handler = signal.getsignal(sig)
+        if handler is not None:
+            signal.signal(sig, handler)
+
+
 @contextlib.contextmanager
 def gmsh_session(comm: MPI.Comm = MPI.COMM_WORLD, verbose: bool = False) -> Iterator[object]:
     """Initialise Gmsh (quietly) for the block and finalise it afterwards."""
@@ -136,6 +150,7 @@ def gmsh_session(comm: MPI.Comm = MPI.COMM_WORLD, verbose: bool = False) -> Iter
     started = not gmsh.isInitialized()
     if started:
         gmsh.initialize(interruptible=False)
+        _restore_signal_handlers()
     gmsh.option.setNumber("General.Terminal", 1 if verbose else 0)
     gmsh.clear()
     try:
@@ -331,6 +346,7 @@ def inspect_mesh_file(path: str | Path, verbose: bool = False,
     fresh = not gmsh.isInitialized()
     if fresh:
         gmsh.initialize(interruptible=False)
+        _restore_signal_handlers()
     try:
         gmsh.option.setNumber("General.Terminal", 1 if verbose else 0)
         try:

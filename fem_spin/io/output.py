@@ -22,6 +22,7 @@ import numpy as np
 from fem_spin._backend import MPI, dolfinx, ufl
 from fem_spin.io.case import InputError
 from fem_spin.io.vtu import write_vtu
+from fem_spin.progress import logger
 
 
 class OutputError(InputError):
@@ -57,7 +58,8 @@ def atomic_dir(path: Path, comm: MPI.Comm = MPI.COMM_WORLD, overwrite: bool = Fa
     """Yield a temporary folder that replaces `path` only if the block succeeds.
 
     resumable: the folder is `.NAME.partial-resumable` (used again if it exists: a dynamic run
-    goes on from its checkpoint there); keep_on: exceptions that leave it in place."""
+    goes on from its checkpoint there) and is kept whatever stops the block, so the checkpoint
+    survives a full disk or a crash too; keep_on: exceptions that leave a folder in place."""
     path = Path(path)
     tmp = None
     if comm.rank == 0:
@@ -71,6 +73,12 @@ def atomic_dir(path: Path, comm: MPI.Comm = MPI.COMM_WORLD, overwrite: bool = Fa
         ok = True
     except keep_on:
         keep = True
+        raise
+    except BaseException:
+        keep = resumable
+        if resumable and comm.rank == 0 and any(tmp.iterdir()):
+            logger.warning("warning: the run stopped; its folder %s is kept (with the last "
+                           "checkpoint, if any): the same command goes on from it", tmp)
         raise
     finally:
         ok = comm.allreduce(ok, op=MPI.LAND) if ok else False

@@ -144,16 +144,23 @@ def write_state(folder: Path, llg: LLG, m, state: dict) -> None:
     write leaves the previous checkpoint)."""
     from fem_spin.io.checkpoint import write_checkpoint
 
+    from fem_spin.parallel import on_root
+
     comm = llg.mesh.comm
     new = folder / "checkpoint.new"
     write_checkpoint(new, {"u": llg.u, "m": m})
-    if comm.rank == 0:
+
+    def replace() -> None:
         (new / "state.json").write_text(json.dumps(state) + "\n")
         old = folder / "checkpoint"
         if old.exists():
             shutil.rmtree(old)
         new.rename(old)
-    comm.Barrier()
+
+    # Rank 0 writes; a failure (a full disk) stops every rank here together, not one rank while
+    # the others wait in the next collective call (issue 23: that hung).
+    on_root(comm, replace, failures=(OSError,),
+            explain=lambda exc: f"the checkpoint could not be written in {folder}: {exc}")
 
 
 def read_state(folder: Path, llg: LLG, m) -> dict | None:

@@ -1,0 +1,134 @@
+"""Faults that used to hang, kill or mislead (issues 22 and 23), each with real processes:
+`mpirun -n 2` in a subprocess with a timeout, real signals, an injected write error. Serial
+tests: each one starts its own ranks."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from test_cli import SMALL, run, write_case
+from test_dynamics import DYN_CASE
+
+ROOT = Path(__file__).resolve().parents[1]
+MPIRUN = shutil.which("mpirun") or shutil.which("mpiexec")
+pytestmark = pytest.mark.serial
+
+
+def launch(args: list[str], ranks: int, cwd: Path, **kw) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, *args]
+    if ranks > 1:
+        if MPIRUN is None:
+            pytest.skip("no mpirun")
+        cmd = [MPIRUN, "-n", str(ranks), *cmd]
+    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, **kw)
+
+
+STEADY_3D = """
+[geometry]
+kind = "slab"
+dim = 3
+length_nm = 60.0
+width_nm = 4.0
+h_interface_nm = 0.3
+h_far_nm = 0.5
+[material]
+a0 = 10.0
+omega0_per_s = 1e12
+[discretization]
+degree = 2
+[solver]
+preset = "direct"
+[output]
+png = false
+"""
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_sigterm_during_a_steady_run_exits_143_and_leaves_nothing(tmp_path, ranks):
+    """Gmsh's initialize installs a C handler for SIGTERM that killed the process outright
+    (exit -15 / 'signal 15', a .res.partial-* folder left); now SIGTERM after meshing (a batch
+    system's time limit) ends every rank with exit 143 and removes the temporary folder."""
+    (tmp_path / "case.toml").write_text(STEADY_3D)
+    p = launch(["-m", "fem_spin.app.cli", "run", "case.toml", "-o", "res"], ranks, tmp_path)
+    out = []
+    for line in p.stdout:
+        out.append(line)
+        if "cells, dim 3" in line:  # meshed: Gmsh has been initialised and finalised
+            time.sleep(0.3)
+            p.send_signal(signal.SIGTERM)
+    rc = p.wait(timeout=120)
+    text = "".join(out)
+    assert rc == 143, text
+    assert "terminated (SIGTERM)" in text
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["case.toml"], text
+
+
+DRIVER = """
+import errno, sys
+from pathlib import Path
+from mpi4py import MPI
+real = Path.write_text
+
+def full_disk(self, *a, **k):  # rank 0 writes the checkpoint's state.json: the disk is full
+    if self.name == "state.json" and MPI.COMM_WORLD.rank == 0:
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+    return real(self, *a, **k)
+
+Path.write_text = full_disk
+from fem_spin.app import cli
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_checkpoint_write_error_stops_every_rank_and_keeps_the_folder(tmp_path, ranks):
+    """A dynamic run whose checkpoint cannot be written (rank 0 writes state.json; the disk
+    is full): every rank stops with one message and exit 1 (on 2 ranks this hung: rank 0 in a
+    collective solver destructor, rank 1 in a barrier), and the resumable folder is kept."""
+    geo = ROOT / "meshes" / "slab.geo"
+    (tmp_path / "dyn.toml").write_text(DYN_CASE.format(geo=geo, rho=0.01).replace(
+        "output_every = 50", "output_every = 50\ncheckpoint_every = 20"))
+    (tmp_path / "driver.py").write_text(textwrap.dedent(DRIVER))
+    p = launch(["driver.py", "run", "dyn.toml", "-o", "res", "-q"], ranks, tmp_path)
+    try:
+        text, _ = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        pytest.fail("the run hung after a failed checkpoint write")
+    assert p.returncode == 1, text
+    assert text.count("the checkpoint could not be written") == 1, text
+    assert "No space left on device" in text and "MPI_Abort" not in text, text
+    assert (tmp_path / ".res.partial-resumable").is_dir(), text  # what the next run goes on from
+    assert not (tmp_path / "res").exists()
+
+
+def test_a_result_that_does_not_fit_is_refused_before_writing(comm_tmp, capfd, monkeypatch):
+    """Issue 22.11: a disk without room for the result: one line naming the folder, the bytes
+    needed and free, exit 2, nothing written and the previous result intact."""
+    import fem_spin.app.results as results
+
+    case = write_case(comm_tmp, SMALL.format(dim=1, png="false"))
+    out = comm_tmp / "res"
+    assert run("run", case, "-o", out, "-q") == 0
+    before = (out / "profile.csv").read_text()
+    capfd.readouterr()
+
+    class Usage:
+        free = 1000  # bytes
+
+    monkeypatch.setattr(results.shutil, "disk_usage", lambda path: Usage)
+    assert run("run", case, "-o", out, "--overwrite", "-q") == 2
+    err = capfd.readouterr().err
+    assert "the result needs about" in err and "MB free: nothing written" in err and str(out) in err, err
+    assert err.count("fem-spin: error") == 1
+    assert (out / "profile.csv").read_text() == before
+    assert sorted(p.name for p in comm_tmp.iterdir()) == ["case.toml", "res"]
