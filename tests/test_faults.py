@@ -1,6 +1,6 @@
-"""Faults that used to hang, kill or mislead (issues 22 and 23), each with real processes:
-`mpirun -n 2` in a subprocess with a timeout, real signals, an injected write error. Serial
-tests: each one starts its own ranks."""
+"""Faults that used to hang, kill or mislead (issues 22 and 23). The signal and write-error
+tests start real processes (`mpirun -n 2` in a subprocess with a timeout, real signals, an
+injected write error) and are serial; the others run on 1 and 2 ranks."""
 
 import os
 import shutil
@@ -18,7 +18,6 @@ from test_dynamics import DYN_CASE
 
 ROOT = Path(__file__).resolve().parents[1]
 MPIRUN = shutil.which("mpirun") or shutil.which("mpiexec")
-pytestmark = pytest.mark.serial
 
 
 def launch(args: list[str], ranks: int, cwd: Path, **kw) -> subprocess.Popen:
@@ -52,6 +51,7 @@ png = false
 """
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("ranks", [1, 2])
 def test_sigterm_during_a_steady_run_exits_143_and_leaves_nothing(tmp_path, ranks):
     """Gmsh's initialize installs a C handler for SIGTERM that killed the process outright
@@ -89,6 +89,7 @@ sys.exit(cli.main(sys.argv[1:]))
 """
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("ranks", [1, 2])
 def test_checkpoint_write_error_stops_every_rank_and_keeps_the_folder(tmp_path, ranks):
     """A dynamic run whose checkpoint cannot be written (rank 0 writes state.json; the disk
@@ -111,6 +112,7 @@ def test_checkpoint_write_error_stops_every_rank_and_keeps_the_folder(tmp_path, 
     assert not (tmp_path / "res").exists()
 
 
+@pytest.mark.mpi
 def test_a_result_that_does_not_fit_is_refused_before_writing(comm_tmp, capfd, monkeypatch):
     """Issue 22.11: a disk without room for the result: one line naming the folder, the bytes
     needed and free, exit 2, nothing written and the previous result intact."""
@@ -118,8 +120,10 @@ def test_a_result_that_does_not_fit_is_refused_before_writing(comm_tmp, capfd, m
 
     case = write_case(comm_tmp, SMALL.format(dim=1, png="false"))
     out = comm_tmp / "res"
+    from mpi4py import MPI
+
     assert run("run", case, "-o", out, "-q") == 0
-    before = (out / "profile.csv").read_text()
+    before = (out / "profile.csv").read_text() if MPI.COMM_WORLD.rank == 0 else None
     capfd.readouterr()
 
     class Usage:
@@ -128,7 +132,98 @@ def test_a_result_that_does_not_fit_is_refused_before_writing(comm_tmp, capfd, m
     monkeypatch.setattr(results.shutil, "disk_usage", lambda path: Usage)
     assert run("run", case, "-o", out, "--overwrite", "-q") == 2
     err = capfd.readouterr().err
-    assert "the result needs about" in err and "MB free: nothing written" in err and str(out) in err, err
-    assert err.count("fem-spin: error") == 1
-    assert (out / "profile.csv").read_text() == before
-    assert sorted(p.name for p in comm_tmp.iterdir()) == ["case.toml", "res"]
+    if MPI.COMM_WORLD.rank == 0:
+        assert "the result needs about" in err and "MB free: nothing written" in err and str(out) in err, err
+        assert err.count("fem-spin: error") == 1
+        assert (out / "profile.csv").read_text() == before
+        assert sorted(p.name for p in comm_tmp.iterdir()) == ["case.toml", "res"]
+
+
+TOUCHING = """
+Point(1) = {0, 0, 0, 1}; Point(2) = {0, 2, 0, 1}; Point(3) = {0, 4, 0, 1};
+Point(4) = {10, 4, 0, 1}; Point(5) = {10, 0, 0, 1};
+Line(1) = {1, 2}; Line(2) = {2, 3}; Line(3) = {3, 4}; Line(4) = {4, 5}; Line(5) = {5, 1};
+Curve Loop(1) = {1, 2, 3, 4, 5}; Plane Surface(1) = {1};
+Physical Surface("film", 1) = {1};
+Physical Curve("ground", 1) = {1};
+Physical Curve("tip", 2) = {2};
+"""
+OVERLAPPING = """
+Point(1) = {{0, 0, 0, 1}}; Point(2) = {{10, 0, 0, 1}}; Point(3) = {{20, 0, 0, 1}};
+Line(1) = {{1, 2}}; Line(2) = {{2, 3}};
+Physical Curve("left", 1) = {{{left}}};
+Physical Curve("right", 2) = {{2}};
+Physical Point("a", 1) = {{1}};
+Physical Point("b", 2) = {{3}};
+Physical Point("c", 3) = {{{c}}};
+"""
+DEVICE = """
+[geometry]
+kind = "gmsh"
+file = "{geo}"
+[material]
+a0 = 0.0
+omega0_per_s = 0.0
+{extra}
+"""
+
+
+@pytest.mark.mpi
+def test_contacts_that_share_nodes_are_refused(comm_tmp, capfd):
+    """Issue 23.3: a floating tip touching the ground gave 5e-6 A in and -2.985e-6 A out with
+    exit 0; now exit 2 naming both contacts, nothing written."""
+    from mpi4py import MPI
+
+    geo = comm_tmp / "touch.geo"
+    if MPI.COMM_WORLD.rank == 0:
+        geo.write_text(TOUCHING)
+    extra = """P = 0.0
+sigma_S_per_m = 1e7
+[current]
+drive = "solved"
+[regions.film]
+magnet = false
+[boundaries.ground]
+potential_V = 0.0
+[boundaries.tip]
+current_A = 1e-6
+"""
+    case = write_case(comm_tmp, DEVICE.format(geo=geo, extra=extra))
+    assert run("run", case, "-o", comm_tmp / "out") == 2
+    err = capfd.readouterr().err
+    if MPI.COMM_WORLD.rank == 0:
+        assert "contacts [boundaries.ground] and [boundaries.tip] share 1 mesh node(s)" in err, err
+    assert not (comm_tmp / "out").exists()
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("left,c,words", [
+    ("1, 2", "1", "[regions.left] and [regions.right] overlap"),
+    ("1", "3", "[boundaries.b] and [boundaries.c] overlap"),
+], ids=["regions", "boundaries"])
+def test_overlapping_groups_are_refused(comm_tmp, capfd, left, c, words):
+    """Issue 23.4: overlapping region groups gave 'RuntimeError: All cells are expected to be
+    tagged once' (exit 1); overlapping boundary groups with conflicting values silently dropped
+    one. Both: exit 2 naming the groups."""
+    from mpi4py import MPI
+
+    geo = comm_tmp / "overlap.geo"
+    if MPI.COMM_WORLD.rank == 0:
+        geo.write_text(OVERLAPPING.format(left=left, c=c))
+    extra = """[regions.left]
+magnet = false
+[regions.right]
+magnet = false
+[boundaries.b]
+type = "fixed"
+m = [0, 0, 1]
+[boundaries.c]
+type = "fixed"
+m = [0, 0, -1]
+"""
+    case = write_case(comm_tmp, DEVICE.format(geo=geo, extra=extra))
+    assert run("run", case, "-o", comm_tmp / "out") == 2
+    err = capfd.readouterr().err
+    if MPI.COMM_WORLD.rank == 0:
+        assert words in err, err
+    assert not (comm_tmp / "out").exists()

@@ -179,6 +179,14 @@ def check_device_file(case: Case) -> int:
     if undescribed:
         raise CaseError(f"{where}: region(s) {', '.join(undescribed)} of the mesh are not described; "
                         f"add [regions.{undescribed[0]}] (magnet = false for a normal metal)")
+    for a, b in info.overlaps:  # a cell or facet carries one tag: DOLFINx would fail or drop one
+        if a in info.cells:
+            raise CaseError(f"[regions.{a}] and [regions.{b}] overlap in {geo.file!r}: cells in both "
+                            "groups; a cell belongs to one region (make the groups disjoint)")
+        if a in case.boundaries and b in case.boundaries and case.boundaries[a] != case.boundaries[b]:
+            raise CaseError(f"[boundaries.{a}] and [boundaries.{b}] overlap in {geo.file!r} (facets in "
+                            "both groups) and set different conditions there; make the groups "
+                            "disjoint or give them the same condition")
     for spec in case.regions.values():  # read every magnetization file now, not mid-run
         if spec.magnet and spec.profile in ("ovf", "vtk"):
             source_of(spec)

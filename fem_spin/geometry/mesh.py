@@ -287,6 +287,8 @@ class MeshFileInfo:
         bbox: (xmin, ymin, zmin, xmax, ymax, zmax).
         meshed: whether the file holds mesh nodes (a .msh) or only geometry (a .geo).
         groups: every named physical group, name -> dimension.
+        overlaps: pairs of cell groups or of facet groups that share entities (a .geo or .msh;
+            a cell or facet can only carry one tag).
     """
 
     path: str
@@ -296,6 +298,7 @@ class MeshFileInfo:
     bbox: tuple[float, ...]
     meshed: bool
     groups: dict[str, int] = field(default_factory=dict)
+    overlaps: list[tuple[str, str]] = field(default_factory=list)
 
 
 def load_gmsh_file(gmsh, path: str | Path, parameters: dict[str, float] | None = None) -> None:
@@ -371,8 +374,14 @@ def inspect_mesh_file(path: str | Path, verbose: bool = False,
                                 f"(its cells); groups: {', '.join(sorted(names.values()))}")
         meshed = len(gmsh.model.mesh.getNodes()[0]) > 0
         bbox = tuple(float(v) for v in gmsh.model.getBoundingBox(-1, -1))
+        overlaps = []
+        for d, groups in ((dim, cells), (dim - 1, facets)):
+            members = {n: set(gmsh.model.getEntitiesForPhysicalGroup(d, t)) for n, t in groups.items()}
+            names_d = sorted(members)
+            overlaps += [(a, b) for i, a in enumerate(names_d) for b in names_d[i + 1:]
+                         if members[a] & members[b]]
         return MeshFileInfo(str(path), dim, cells, facets, bbox, meshed,
-                            {n: d for (d, _), n in names.items()})
+                            {n: d for (d, _), n in names.items()}, overlaps)
     finally:
         gmsh.clear()
         if fresh:
