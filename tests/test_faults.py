@@ -227,3 +227,33 @@ m = [0, 0, -1]
     if MPI.COMM_WORLD.rank == 0:
         assert words in err, err
     assert not (comm_tmp / "out").exists()
+
+
+@pytest.mark.serial
+def test_a_second_dynamic_run_into_a_busy_folder_is_refused(tmp_path, capfd):
+    """Issue 23.5: two dynamic runs into one folder shared .NAME.partial-resumable and destroyed
+    each other (FileNotFoundError); the second now exits 2 ('in use') while the first, on 2
+    ranks, finishes untouched."""
+    geo = ROOT / "meshes" / "slab.geo"
+    (tmp_path / "dyn.toml").write_text(DYN_CASE.format(geo=geo, rho=0.01).replace(
+        "t_end_s = 1e-10", "t_end_s = 4e-10"))
+    first = launch(["-m", "fem_spin.app.cli", "run", "dyn.toml", "-o", "res"], 2, tmp_path)
+    lines = []
+    for line in first.stdout:
+        lines.append(line)
+        if "step " in line:  # the first is stepping, its folder locked
+            break
+    assert run("run", tmp_path / "dyn.toml", "-o", tmp_path / "res") == 2
+    err = capfd.readouterr().err
+    assert "is in use by another run" in err, err
+    rest, _ = first.communicate(timeout=300)
+    text = "".join(lines) + rest
+    assert first.returncode == 0, text
+    assert (tmp_path / "res" / "dynamics.csv").is_file() and not (tmp_path / "res" / "run.lock").exists()
+    assert not (tmp_path / ".res.partial-resumable").exists()
+    # a lock left by a process that is gone is taken over: the next run goes on
+    (tmp_path / ".res.partial-resumable").mkdir()
+    (tmp_path / ".res.partial-resumable" / "run.lock").write_text('{"host": "%s", "pid": 999999999}'
+                                                                  % __import__("socket").gethostname())
+    assert run("run", tmp_path / "dyn.toml", "-o", tmp_path / "res", "--overwrite", "-q") == 0
+    assert not (tmp_path / ".res.partial-resumable").exists()

@@ -14,6 +14,7 @@ from fem_spin.app import sizing
 from fem_spin.app.build import auto_preset, coarsest_kh, material_from, mesh_geometry, source_of
 from fem_spin.geometry.mesh import inspect_mesh_file
 from fem_spin.io.case import CaseError
+from fem_spin.io.output import LOCK
 from fem_spin.io.model import Case, takes_case
 from fem_spin.io.schema import DeviceSection, RingSection
 from fem_spin.physics.material import Material
@@ -204,7 +205,8 @@ def check_resumable(case: Case, folder: Path, comm: MPI.Comm) -> None:
         if stamp.is_file() and stamp.read_text() != mine:
             logger.warning("warning: %s holds a stopped run of another case: starting afresh", folder)
             for p in folder.iterdir():
-                shutil.rmtree(p) if p.is_dir() else p.unlink()
+                if p.name != LOCK:  # this run's
+                    shutil.rmtree(p) if p.is_dir() else p.unlink()
         stamp.write_text(mine)
     comm.Barrier()
 

@@ -60,13 +60,19 @@ def atomic_dir(path: Path, comm: MPI.Comm = MPI.COMM_WORLD, overwrite: bool = Fa
     resumable: the folder is `.NAME.partial-resumable` (used again if it exists: a dynamic run
     goes on from its checkpoint there) and is kept whatever stops the block, so the checkpoint
     survives a full disk or a crash too; keep_on: exceptions that leave a folder in place."""
+    from fem_spin.parallel import on_root
+
     path = Path(path)
-    tmp = None
-    if comm.rank == 0:
+
+    def make() -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.parent / f".{path.name}.partial-{'resumable' if resumable else uuid.uuid4().hex[:8]}"
         tmp.mkdir(exist_ok=resumable)
-    tmp = Path(comm.bcast(str(tmp) if tmp else None, root=0))
+        if resumable:
+            take_lock(tmp, path)
+        return tmp
+
+    tmp = on_root(comm, make)
     ok = keep = False
     try:
         yield tmp
@@ -91,13 +97,58 @@ def atomic_dir(path: Path, comm: MPI.Comm = MPI.COMM_WORLD, overwrite: bool = Fa
                         raise OutputError(f"output folder {str(path)!r} appeared during the run")
                     old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
                     path.rename(old)
+                (tmp / LOCK).unlink(missing_ok=True)
                 tmp.rename(path)
                 if old is not None:
                     shutil.rmtree(old, ignore_errors=True)
             elif not keep:
                 shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                (tmp / LOCK).unlink(missing_ok=True)
         if ok:
             comm.Barrier()
+
+
+LOCK = "run.lock"
+
+
+def take_lock(folder: Path, shown: Path) -> None:
+    """A resumable folder is one run's: the lock file names the process holding it (host and
+    pid); a second run into the same result folder is refused while that process lives (two
+    runs would destroy each other's checkpoint), a lock of a dead process is taken over."""
+    import json
+    import socket
+
+    lock = folder / LOCK
+    me = {"host": socket.gethostname(), "pid": os.getpid()}
+    try:
+        with open(lock, "x") as fh:
+            json.dump(me, fh)
+        return
+    except FileExistsError:
+        pass
+    try:
+        held = json.loads(lock.read_text())
+    except (OSError, ValueError):
+        held = {}
+    alive = held.get("host") == me["host"] and _alive(int(held.get("pid", -1)))
+    if alive or (held.get("host") not in (None, me["host"])):
+        raise OutputError(f"output folder {str(shown)!r} is in use by another run (process "
+                          f"{held.get('pid')} on {held.get('host')}, lock {lock}); wait for it or write "
+                          "to another folder (delete the lock only if that run is gone)")
+    lock.write_text(json.dumps(me))  # the holder is gone: its checkpoint is this run's now
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # ParaView names of the fields with a charge-current drive (SI units in the names); the
