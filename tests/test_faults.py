@@ -257,3 +257,37 @@ def test_a_second_dynamic_run_into_a_busy_folder_is_refused(tmp_path, capfd):
                                                                   % __import__("socket").gethostname())
     assert run("run", tmp_path / "dyn.toml", "-o", tmp_path / "res", "--overwrite", "-q") == 0
     assert not (tmp_path / ".res.partial-resumable").exists()
+
+
+@pytest.mark.mpi
+def test_checkpoints_do_not_grow_with_the_steps(comm_tmp):
+    """Issue 23.6: state.json carried the whole table (checkpoint I/O quadratic in the steps,
+    memory growing per step): the table is streamed to dynamics.csv and the checkpoint holds a
+    row count and the last row: a checkpoint after 300 steps is within 2x of one after 20 (the
+    time series' entries, one per output, still grow)."""
+    import json
+
+    from mpi4py import MPI
+
+    import fem_spin.physics.dynamics as dynamics
+
+    geo = ROOT / "meshes" / "slab.geo"
+    text = DYN_CASE.format(geo=geo, rho=0.01).replace("t_end_s = 1e-10", "t_end_s = 4e-10").replace(
+        "output_every = 50", "output_every = 50\ncheckpoint_every = 0")
+    case = write_case(comm_tmp, text)
+    real = dynamics.run_dynamics
+    sizes = {}
+    for steps in (20, 300):
+        dynamics.run_dynamics = lambda *a, **k: real(*a, **k, stop_after=steps)  # noqa: B023
+        try:
+            assert run("run", case, "-o", comm_tmp / f"r{steps}", "-q") == 143
+        finally:
+            dynamics.run_dynamics = real
+        state = comm_tmp / f".r{steps}.partial-resumable" / "checkpoint" / "state.json"
+        if MPI.COMM_WORLD.rank == 0:
+            sizes[steps] = state.stat().st_size
+            assert json.loads(state.read_text())["table"]["rows"] == steps + 1
+            csv_rows = (comm_tmp / f".r{steps}.partial-resumable" / "dynamics.csv").read_text().splitlines()
+            assert len(csv_rows) == steps + 2  # header, t = 0 and a row per step, on disk already
+    if MPI.COMM_WORLD.rank == 0:
+        assert sizes[300] < 2 * sizes[20], sizes  # before: 15x (a row per step)

@@ -288,7 +288,7 @@ def write_failure(case: Case, folder: Path, exc: BaseException) -> str:
 
 
 @takes_case
-def draw_pictures(case: Case, folder: Path, rows: list[dict] | None, comm: MPI.Comm) -> float | None:
+def draw_pictures(case: Case, folder: Path, rows, comm: MPI.Comm) -> float | None:
     """The PNGs of a finished result folder (rank 0), off the critical path: the result is
     complete and in place before the first picture starts, and a picture that fails does not
     touch it. Logs and returns how long they took (None when none are drawn)."""
@@ -300,9 +300,10 @@ def draw_pictures(case: Case, folder: Path, rows: list[dict] | None, comm: MPI.C
         try:
             made = write_pictures(case, folder)
             if rows is not None:
-                from fem_spin.physics.dynamics import plot_dynamics
+                from fem_spin.physics.dynamics import plot_dynamics, read_table
 
-                made.append(plot_dynamics(rows, case.magnet_names(), folder / "dynamics.png",
+                made.append(plot_dynamics(read_table(folder / "dynamics.csv"), case.magnet_names(),
+                                          folder / "dynamics.png",
                                           "magnetization dynamics (Eq. 79)"))
         except Exception as exc:  # noqa: BLE001 - a picture must not sink a good run
             logger.warning("warning: pictures incomplete (%s: %s); the result is complete",

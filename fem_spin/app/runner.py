@@ -86,7 +86,7 @@ def run_case(case: Case | Mapping, output: Path | None, overwrite: bool = False,
         if rows is not None:
             summary["dynamics"] = {"steps": len(rows) - 1, "final": rows[-1],
                                    "rejected_steps": rows[-1]["rejected_steps"],
-                                   "max_norm_error": max(r["max_norm_error"] for r in rows)}
+                                   "max_norm_error": rows.max_norm_error}
         result = RunResult(problem, output, summary, values)
         if output is not None:
             with stage("write", comm, timings):
@@ -120,7 +120,7 @@ def write_summary(summary: dict, output: Path, comm: MPI.Comm) -> None:
 
 
 @takes_case
-def run_coupled(case: Case, problem: SpinProblem, folder: Path | None) -> list[dict]:
+def run_coupled(case: Case, problem: SpinProblem, folder: Path | None):
     """[dynamics]: the LLG of the magnets coupled to the accumulation; returns the table."""
     from fem_spin.physics.dynamics import Coupling, run_dynamics
 
@@ -135,7 +135,8 @@ def run_coupled(case: Case, problem: SpinProblem, folder: Path | None) -> list[d
     try:
         return run_dynamics(coupling, dyn.t_end_s, dyn.dt_s, folder, dyn.output_every, case.magnet_names(),
                             vtx=case.output.vtx, tolerance=dyn.tolerance,
-                            checkpoint_every=dyn.checkpoint_every)
+                            checkpoint_every=dyn.checkpoint_every,
+                            held=[n for n, r in case.regions.items() if r.magnet and not r.dynamic])
     finally:
         coupling.destroy()
         llg.destroy()

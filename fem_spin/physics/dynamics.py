@@ -74,9 +74,11 @@ class Coupling:
             self.solver = p.make_solver(form.bilinear(), form.linear())
 
     def update_accumulation(self) -> None:
-        """M = mu0 u on the magnets, then m (steady, or one transient step) and B_sd."""
+        """M = mu0 u on the moving magnets (a held magnet's M keeps its initial values bit for
+        bit, also in its cells next to a moving one, whose shared nodes move), then m (steady,
+        or one transient step) and B_sd."""
         M = self.problem.coef.M
-        self._u_dg.interpolate(self.llg.u, cells0=self.llg.cells_magnet)
+        self._u_dg.interpolate(self.llg.u, cells0=self.llg.cells_moving)
         d = self._u_dg.x.array.reshape(-1, 3)
         n = np.linalg.norm(d, axis=1)
         d[n > 0] /= n[n > 0, None]  # u is unit at the nodes; DG_k nodes between them are not
@@ -138,6 +140,79 @@ def adaptive_step(llg: LLG, dt: float, tolerance: float) -> tuple[float, float, 
                                "magnetization is not resolved; check the material parameters")
 
 
+class Table:
+    """The dynamics table, a row per step: with a folder every row goes to dynamics.csv as it
+    comes (rank 0) and only the last row and the running maxima stay in memory, so memory and
+    checkpoints do not grow with the steps (issue 23); without one every row is kept. Reads as
+    a sequence of rows (`len`, `[-1]`, iteration)."""
+
+    def __init__(self, path: Path | None, comm, resume: dict | None = None):
+        self.path, self.comm = path, comm
+        self.count = resume["rows"] if resume else 0
+        self.last = resume["last_row"] if resume else None
+        self.max_norm_error = resume["max_norm_error"] if resume else 0.0
+        self._rows: list[dict] = []
+        self._fh = self._writer = None
+        if path is not None and comm.rank == 0:
+            if resume:  # drop rows written after the checkpoint (a stop between the two)
+                lines = path.read_text().splitlines(keepends=True)[: self.count + 1]
+                path.write_text("".join(lines))
+            self._fh = open(path, "a" if resume else "w", newline="")
+
+    def append(self, row: dict) -> None:
+        if self.path is None:
+            self._rows.append(row)
+        elif self._fh is not None:
+            if self._writer is None:
+                self._writer = csv.DictWriter(self._fh, fieldnames=list(row))
+                if self.count == 0:
+                    self._writer.writeheader()
+            self._writer.writerow(row)
+        self.count += 1
+        self.last = row
+        self.max_norm_error = max(self.max_norm_error, row["max_norm_error"])
+
+    def flush(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def state(self) -> dict:
+        return {"rows": self.count, "last_row": self.last, "max_norm_error": self.max_norm_error}
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i: int) -> dict:
+        if i in (-1, self.count - 1):
+            return self.last
+        return self.all()[i]
+
+    def __iter__(self):
+        return iter(self.all())
+
+    def all(self) -> list[dict]:
+        """Every row (read back from dynamics.csv when there is one; rank 0)."""
+        return self._rows if self.path is None else read_table(self.path)
+
+
+def read_table(path: Path) -> list[dict]:
+    """The rows of a dynamics.csv."""
+    with open(path, newline="") as fh:
+        return [{k: _number(v) for k, v in r.items()} for r in csv.DictReader(fh)]
+
+
+def _number(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
 def write_state(folder: Path, llg: LLG, m, state: dict) -> None:
     """The checkpoint of a dynamic run: u and m (fem_spin.io.checkpoint) and state.json (time, step,
     next dt, the table so far, the time series' entries), replaced whole (a kill during the
@@ -179,7 +254,7 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
                  output_every: int = 10, regions: list[str] | None = None, vtx: bool = False,
                  callback: Callable[[float, Coupling], None] | None = None,
                  tolerance: float | None = None, checkpoint_every: int = 0,
-                 stop_after: int | None = None) -> list[dict]:
+                 stop_after: int | None = None, held: list[str] | None = None) -> Table:
     """Integrate from t = 0 (or a checkpoint in folder) to t_end [s]; returns the table of rows.
 
     Fixed steps dt, or adaptive ones (`tolerance`: step doubling, dt the first step). With a
@@ -188,7 +263,8 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
     dynamics.csv (time, step, error estimate, rejected steps, energies, region averages of u
     and m, max | |u| - 1 |), and a checkpoint every `checkpoint_every` steps and on SIGTERM, from
     which a later call with the same folder goes on. `stop_after`: act as if SIGTERM came
-    after this many steps (tests).
+    after this many steps (tests). `held`: the regions among `regions` whose magnet is held
+    (their u in the table is their constant M/M0).
     """
     from fem_spin.parallel import Terminated, on_sigterm, restore_sigterm
 
@@ -199,12 +275,16 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
     llg, problem = coupling.llg, coupling.problem
     comm = problem.domain.comm
     regions = regions or []
-    means = RegionMeans(problem.domain, {"u": llg.u, "m": problem.m}, regions)
+    # A held magnet's u is its M/M0 (what the electrons see, constant): the P1 u at a node it
+    # shares with a moving magnet is the moving one's.
+    held = set(held or [])
+    means = RegionMeans(problem.domain, {"u": {n: problem.coef.M if n in held else llg.u for n in regions},
+                                         "m": problem.m}, regions)
     T = dolfinx.fem.Function(problem.V, name="T")
     T_expr = dolfinx.fem.Expression(problem.torque(), problem.V.element.interpolation_points)
     state = read_state(folder, llg, problem.m) if folder is not None else None
     t, n, rejected = (state["t_s"], state["step"], state["rejected"]) if state else (0.0, 0, 0)
-    rows: list[dict] = state["rows"] if state else []
+    rows = Table(folder / "dynamics.csv" if folder is not None else None, comm, state and state["table"])
     dt = state["next_dt_s"] if state and not fixed else dt
     writers = []
     if folder is not None:
@@ -216,7 +296,7 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
         logger.info("resuming from the checkpoint at t = %.4g s (step %d)", t, n)
 
     def record(t: float, err: float, write: bool) -> None:
-        row = {"t_s": t, "step": n, "dt_s": t - rows[-1]["t_s"] if rows else 0.0,
+        row = {"t_s": t, "step": n, "dt_s": t - rows[-1]["t_s"] if len(rows) else 0.0,
                "error_estimate": err, "rejected_steps": rejected,
                **llg.energies(), "max_norm_error": llg.max_norm_error()}
         row.update(means())
@@ -230,8 +310,9 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
 
     def save() -> None:
         series = {w.name: w.entries for w in writers if isinstance(w, VTUSeries)}
+        rows.flush()  # the table on disk holds every row the checkpoint counts
         write_state(folder, llg, problem.m, {"t_s": t, "step": n, "rejected": rejected, "next_dt_s": dt,
-                                  "rows": rows, "series": series})
+                                             "table": rows.state(), "series": series})
 
     # SIGTERM only sets a flag, checked between steps on every rank together, so the checkpoint
     # is of one consistent step.
@@ -271,14 +352,11 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
                     raise Terminated(where)
     finally:
         restore_sigterm(previous)
+        rows.close()
         for w in writers:
             w.close()
     problem.M.interpolate(problem.coef.M)  # the output copy of M, in the space of m
     if folder is not None and comm.rank == 0:
-        with open(folder / "dynamics.csv", "w", newline="") as fh:
-            wr = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            wr.writeheader()
-            wr.writerows(rows)
         shutil.rmtree(folder / "checkpoint", ignore_errors=True)  # finished: nothing to go on from
     return rows
 

@@ -36,12 +36,17 @@ class RegionIntegrals:
 
 class RegionMeans:
     """Volume averages of vector fields per region, {f"{field}_{x|y|z}_{region}": average};
-    the forms are compiled once (the dynamics records them every step)."""
+    the forms are compiled once (the dynamics records them every step). A field may also be
+    given per region ({region: expression})."""
 
     def __init__(self, domain, fields: dict[str, object], names: list[str]):
         self.integrals = RegionIntegrals(domain, names)
         self.names = names
-        self.forms = {(key, c, n): self.integrals.form(f[i], n)
+
+        def of(f, n):
+            return f[n] if isinstance(f, dict) else f
+
+        self.forms = {(key, c, n): self.integrals.form(of(f, n)[i], n)
                       for n in names for key, f in fields.items() for i, c in enumerate("xyz")}
 
     def __call__(self) -> dict[str, float]:

@@ -92,6 +92,7 @@ class LLG:
             idx = np.arange(ncells, dtype=np.int32) if cells is None else cells
             marker[idx] = 1 if p.dynamic else 2
         self.cells_magnet = np.flatnonzero(marker > 0).astype(np.int32)
+        self.cells_moving = np.flatnonzero(marker == 1).astype(np.int32)
         tags = dolfinx.mesh.meshtags(mesh, tdim, np.arange(ncells, dtype=np.int32), marker)
         self.dx = ufl.Measure("dx", domain=mesh, subdomain_data=tags)
         self.dxv = ufl.Measure("dx", domain=mesh, subdomain_data=tags,
@@ -147,10 +148,12 @@ class LLG:
         """The explicit part of B_eff [T]: anisotropy, applied field and B_sd."""
         return self.c_K * ufl.dot(u, self.e_K) * self.e_K + self.B + self.B_sd
 
-    def _normalise(self) -> None:
+    def _normalise(self, only=None) -> None:
+        """|u| = 1 at the nodes (`only`: a mask of the nodes to touch; held nodes keep their bits)."""
         x = self.u.x.array.reshape(-1, 3)
         n = np.linalg.norm(x, axis=1)
-        x[n > 0] /= n[n > 0, None]
+        sel = n > 0 if only is None else only & (n > 0)
+        x[sel] /= n[sel, None]
         self.u.x.scatter_forward()
 
     def _tangent_basis(self) -> PETSc.Mat:
@@ -201,7 +204,7 @@ class LLG:
             for obj in (Q, Ar, br, y):
                 obj.destroy()
         self.u.x.array[:] += dt * self.velocity.x.array
-        self._normalise()
+        self._normalise(self.moving)
         self.steps += 1
 
     def energies(self) -> dict[str, float]:

@@ -1,0 +1,56 @@
+"""What a user trips over (issue 22): held layers, what a result folder says it holds, one
+name per quantity, bad input caught before any work."""
+
+import json
+import tomllib
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from fem_spin.io.case import resolve_case
+from test_cli import run, write_case
+from test_dynamics import DYN_CASE, dyn_case
+
+RANK = MPI.COMM_WORLD.rank
+
+
+@pytest.mark.mpi
+def test_a_held_layer_does_not_move_bit_for_bit():
+    """dynamic = false: the layer's nodes (those it does not share with a moving magnet) keep u
+    bit for bit, the electrons see its M unchanged bit for bit (also in its cells next to the
+    free layer), and dynamics.csv's averages of it are its direction at every step (before:
+    u_z 0.99851 -> 0.99717, the shared interface node moving with the free layer)."""
+    from fem_spin.app.build import build_domain, llg_of, make_problem
+    from fem_spin.app.preflight import check_device_file
+    from fem_spin.physics.dynamics import Coupling, run_dynamics
+
+    case = dyn_case()
+    case["geometry"]["dim"] = MPI.COMM_WORLD.bcast(check_device_file(case) if RANK == 0 else None, root=0)
+    problem = make_problem(case, build_domain(case, MPI.COMM_WORLD))
+    llg = llg_of(case, problem)
+    dom = problem.domain
+    held_cells = dom.cell_tags.find(dom.cells["layer_left"])
+    free_cells = dom.cell_tags.find(dom.cells["layer_right"])
+    V = llg.U
+    # the layer's nodes that no free cell touches (llg.moving knows the other ranks' cells too)
+    held_nodes = np.unique(V.dofmap.list[held_cells].reshape(-1))
+    held_nodes = held_nodes[~llg.moving[held_nodes]]
+    assert MPI.COMM_WORLD.allreduce(len(held_nodes)) > 20
+    assert not np.intersect1d(held_nodes, V.dofmap.list[free_cells].reshape(-1)).size
+    u0 = llg.u.x.array.reshape(-1, 3)[held_nodes].copy()
+    M = problem.coef.M
+    M_dofs = np.unique(M.function_space.dofmap.list[held_cells].reshape(-1))
+    M0 = M.x.array.reshape(-1, 3)[M_dofs].copy()
+    coupling = Coupling(problem, llg, 0.01)
+    try:
+        rows = run_dynamics(coupling, 5e-11, 1e-12, regions=["layer_left", "layer_right"],
+                            held=["layer_left"])
+        assert np.array_equal(llg.u.x.array.reshape(-1, 3)[held_nodes], u0)
+        assert np.array_equal(M.x.array.reshape(-1, 3)[M_dofs], M0)
+        for r in rows:
+            assert (r["u_x_layer_left"], r["u_y_layer_left"], r["u_z_layer_left"]) == (0.0, 0.0, 1.0)
+        assert abs(rows[-1]["u_y_layer_right"] - 1.0) > 1e-3  # the free layer did move
+    finally:
+        coupling.destroy()
+        llg.destroy()
