@@ -171,9 +171,9 @@ def test_si_units_in_every_output(comm_tmp, drive):
     geo = comm_tmp / "fn.geo"
     if RANK == 0:
         geo.write_text(layers_geo([-200.0, 0.0, 1000.0], ["F", "N"], 0.5))
-    # 1D: current_A is per m^2 of cross-section, so 1e11 "A" is 1e11 A/m^2
+    # 1D: a contact carries a current density through the cross-section
     j = 'j_A_per_m2 = [1e11, 0, 0]' if drive == "uniform" else ""
-    left, right = ("", "") if drive == "uniform" else ("current_A = 1e11", "potential_V = 0.0")
+    left, right = ("", "") if drive == "uniform" else ("current_A_per_m2 = 1e11", "potential_V = 0.0")
     case = write_case(comm_tmp, DRIVEN.format(geo=geo, drive=drive, j=j, left=left, right=right))
     out = comm_tmp / drive
     assert run("run", case, "-o", out, "-q") == 0
@@ -189,7 +189,7 @@ def test_si_units_in_every_output(comm_tmp, drive):
         for name in ("m_A_per_m", "T_A_per_m_s", "B_sd_T"):
             assert name in text, name
         if drive == "solved":
-            assert s["contacts"]["left"]["current_A"] == pytest.approx(1e11, rel=1e-10)
+            assert s["contacts"]["left"]["current_A_per_m2"] == pytest.approx(1e11, rel=1e-10)
             assert (out / "potential.pvd").exists()
             assert "j_e_A_per_m2" in (out / "potential" / "000000.pvtu").read_text()
             # V drops by j L / sigma = 1e11 * 1.2e-6 / 1e7 = 12 mV

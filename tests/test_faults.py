@@ -186,7 +186,7 @@ magnet = false
 [boundaries.ground]
 potential_V = 0.0
 [boundaries.tip]
-current_A = 1e-6
+current_A_per_m = 1e-6
 """
     case = write_case(comm_tmp, DEVICE.format(geo=geo, extra=extra))
     assert run("run", case, "-o", comm_tmp / "out") == 2
@@ -291,3 +291,26 @@ def test_checkpoints_do_not_grow_with_the_steps(comm_tmp):
             assert len(csv_rows) == steps + 2  # header, t = 0 and a row per step, on disk already
     if MPI.COMM_WORLD.rank == 0:
         assert sizes[300] < 2 * sizes[20], sizes  # before: 15x (a row per step)
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("key,words", [
+    ("current_A = 1e11", "current_A = 100000000000.0: '{geo}' is 1D, where a contact carries current_A_per_m2"),
+    ("current_A_per_m2 = 1e11\ncurrent_A = 1.0", "give one of current_A, current_A_per_m2"),
+], ids=["1D current_A", "two currents"])
+def test_a_contact_current_carries_the_unit_of_its_dimension(comm_tmp, capfd, key, words):
+    """Issue 23.7: a 1D `current_A` was labelled A but applied as A/m^2: now 1D takes
+    current_A_per_m2, 2D current_A_per_m, 3D current_A, and any other is exit 2."""
+    from mpi4py import MPI
+
+    from test_current import DRIVEN, layers_geo
+
+    geo = comm_tmp / "fn.geo"
+    if MPI.COMM_WORLD.rank == 0:
+        geo.write_text(layers_geo([-20.0, 0.0, 20.0], ["F", "N"], 1.0))
+    text = DRIVEN.format(geo=geo, drive="solved", j="", left=key, right="potential_V = 0.0")
+    assert run("run", write_case(comm_tmp, text), "-o", comm_tmp / "out") == 2
+    err = capfd.readouterr().err
+    if MPI.COMM_WORLD.rank == 0:
+        assert words.format(geo=geo) in err, err
+    assert not (comm_tmp / "out").exists()

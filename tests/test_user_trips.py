@@ -54,3 +54,54 @@ def test_a_held_layer_does_not_move_bit_for_bit():
     finally:
         coupling.destroy()
         llg.destroy()
+
+
+def bad_input(comm_tmp, capfd, text) -> str:
+    """Run a case that must be refused: exit 2, one line, nothing written; returns the line."""
+    assert run("run", write_case(comm_tmp, text), "-o", comm_tmp / "out") == 2
+    err = capfd.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("fem-spin: error")]
+    assert len(lines) == (1 if RANK == 0 else 0) and "Traceback" not in err, err
+    assert not (comm_tmp / "out").exists()
+    return lines[0] if lines else ""
+
+
+def dyn_text(**replace) -> str:
+    from pathlib import Path
+
+    text = DYN_CASE.format(geo=Path(__file__).resolve().parents[1] / "meshes" / "slab.geo", rho=0.01)
+    for a, b in replace.items():
+        text = text.replace(a, b, 1)
+    return text
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("old,new,words", [
+    # 22.9: a misspelt .geo constant was silently ignored (the run meshed with the default)
+    ("h_interface = 0.3", "h_interfce = 0.3", ["parameters.h_interfce = 0.3", "defines no such constant",
+                                               "h_interface"]),
+    # 22.10: dt_s = 1e-25 s started a 1e16-step run
+    ("dt_s = 1e-12", "dt_s = 1e-25", ["dt_s = 1e-25", "takes 1e+15 steps", "allow_long = true"]),
+    # 23.7: [dynamics] with nothing dynamic was accepted
+    ("[regions.layer_right]\nprofile", "[regions.layer_right]\ndynamic = false\nprofile",
+     ["nothing moves", "every magnet is held"]),
+    # 23.7: the exchange's 'reverse the magnetization' hint was appended to alpha_G's error
+    ("alpha_G = 0.05", "alpha_G = -0.05", ["alpha_G = -0.05: must be >= 0"]),
+], ids=["geo constant", "steps", "nothing dynamic", "alpha_G"])
+def test_bad_dynamic_and_device_input(comm_tmp, capfd, old, new, words):
+    line = bad_input(comm_tmp, capfd, dyn_text(**{old: new}))
+    for w in words if RANK == 0 else []:
+        assert w in line, (w, line)
+    if RANK == 0:
+        assert "reverse the magnetization" not in line or "omega0" in line
+
+
+@pytest.mark.mpi
+def test_a_long_run_says_how_long_it_will_take(comm_tmp, capfd):
+    """Issue 19/22: the first progress line of a dynamic run gives the time per step and an
+    estimate of the wall time to t_end."""
+    assert run("run", write_case(comm_tmp, dyn_text()), "-o", comm_tmp / "out") == 0
+    err = capfd.readouterr().err
+    if RANK == 0:
+        first = next(ln for ln in err.splitlines() if ln.strip().startswith("step 1,"))
+        assert "s/step" in first and "to t_end" in first, first

@@ -16,7 +16,7 @@ from fem_spin._backend import MPI
 from fem_spin.geometry.mesh import Domain, SlabGeometry, build_from_file, build_slab
 from fem_spin.io.case import CaseError
 from fem_spin.io.model import Case, takes_case
-from fem_spin.io.schema import DeviceSection, MaterialSection, RegionSection, RingSection
+from fem_spin.io.schema import DeviceSection, MaterialSection, RegionSection, RingSection, contact_current
 from fem_spin.physics import magnetization as magn
 from fem_spin.physics.coefficients import Region
 from fem_spin.physics.material import Material
@@ -113,7 +113,7 @@ def charge_current(case: Case, domain: Domain, regions: dict[str, Region]):
     with stage("potential", domain.comm):
         result = solve_potential(domain, sigma,
                                  {n: b.potential_V for n, b in bnd.items() if b.potential_V is not None},
-                                 {n: b.current_A for n, b in bnd.items() if b.current_A is not None})
+                                 {n: contact_current(b)[1] for n, b in bnd.items() if contact_current(b)})
     logger.info("contacts: %s", ", ".join(f"{n} {result.potentials[n]:.4g} V, {result.currents[n]:.4g} A"
                                           for n in result.currents))
     return result.j, result

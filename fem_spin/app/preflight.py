@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from fem_spin.geometry.mesh import inspect_mesh_file
 from fem_spin.io.case import CaseError
 from fem_spin.io.output import LOCK
 from fem_spin.io.model import Case, takes_case
-from fem_spin.io.schema import DeviceSection, RingSection
+from fem_spin.io.schema import CURRENT_KEYS, DeviceSection, RingSection, contact_current
 from fem_spin.physics.material import Material
 from fem_spin.progress import logger
 
@@ -157,8 +158,18 @@ def check_device_file(case: Case) -> int:
     returns (geometry.dim of a device comes from its file). Reads every magnetization file too.
     Runs Gmsh on the calling rank (rank 0)."""
     geo = case.geometry
-    info = inspect_mesh_file(geo.file, parameters=geo.parameters)
     where = f"[geometry] file = {geo.file!r}"
+    if geo.parameters and Path(geo.file).suffix.lower() == ".geo":
+        known = script_constants(Path(geo.file))
+        unknown = [k for k in geo.parameters if k not in known]
+        if unknown:
+            raise CaseError(f"[geometry] parameters.{unknown[0]} = {geo.parameters[unknown[0]]!r}: "
+                            f"{geo.file!r} defines no such constant (its DefineConstant names: "
+                            f"{', '.join(sorted(known)) or 'none'})")
+    elif geo.parameters:
+        raise CaseError(f"[geometry] parameters = {geo.parameters!r}: a .msh or .xdmf file is "
+                        "meshed already; parameters set a .geo script's DefineConstant values")
+    info = inspect_mesh_file(geo.file, parameters=geo.parameters)
     if geo.dim is not None and geo.dim != info.dim:
         raise CaseError(f"{where}: the file is {info.dim}D but geometry.dim = {geo.dim}")
     have_r, have_b = sorted(info.cells), sorted(info.facets)
@@ -180,6 +191,13 @@ def check_device_file(case: Case) -> int:
     if undescribed:
         raise CaseError(f"{where}: region(s) {', '.join(undescribed)} of the mesh are not described; "
                         f"add [regions.{undescribed[0]}] (magnet = false for a normal metal)")
+    meaning = {1: "a current density through the cross-section", 2: "a current per metre of depth",
+               3: "a current"}
+    for name, bnd in case.boundaries.items():  # the contact current's unit is the dimension's
+        given = contact_current(bnd)
+        if given and given[0] != CURRENT_KEYS[info.dim]:
+            raise CaseError(f"[boundaries.{name}] {given[0]} = {given[1]!r}: {geo.file!r} is {info.dim}D, "
+                            f"where a contact carries {CURRENT_KEYS[info.dim]} ({meaning[info.dim]})")
     for a, b in info.overlaps:  # a cell or facet carries one tag: DOLFINx would fail or drop one
         if a in info.cells:
             raise CaseError(f"[regions.{a}] and [regions.{b}] overlap in {geo.file!r}: cells in both "
@@ -192,6 +210,16 @@ def check_device_file(case: Case) -> int:
         if spec.magnet and spec.profile in ("ovf", "vtk"):
             source_of(spec)
     return info.dim
+
+
+def script_constants(path: Path) -> set[str]:
+    """The names a .geo script defines with DefineConstant[...] (what geometry.parameters may
+    set; any other name would be set and silently ignored)."""
+    text = re.sub(r"//[^\n]*|/\*.*?\*/", "", path.read_text(errors="replace"), flags=re.S)
+    names: set[str] = set()
+    for block in re.findall(r"DefineConstant\s*\[(.*?)\]\s*;", text, flags=re.S):
+        names.update(re.findall(r"(?:^|[,\s])([A-Za-z_]\w*)\s*=", block))
+    return names
 
 
 @takes_case

@@ -21,7 +21,7 @@ from fem_spin.io.case import dump_toml
 from fem_spin.io.output import OutputError, axis_points, derived_fields, write_paraview, write_profile_csv
 from fem_spin.parallel import on_root
 from fem_spin.io.model import Case, takes_case
-from fem_spin.io.schema import DeviceSection, RingSection
+from fem_spin.io.schema import CURRENT_KEYS, DeviceSection, RingSection
 from fem_spin.physics.integrals import RegionIntegrals
 from fem_spin.physics.material import Material
 from fem_spin.physics.problem import SpinProblem
@@ -156,7 +156,8 @@ def run_summary(case: Case, problem: SpinProblem, values: np.ndarray | None, mat
         "boundary_spin_currents": boundary_currents(problem),
     }
     if getattr(problem, "potential", None) is not None:
-        summary["contacts"] = {n: {"potential_V": problem.potential.potentials[n], "current_A":
+        current = CURRENT_KEYS[problem.domain.mesh.topology.dim]  # A, A/m or A/m^2
+        summary["contacts"] = {n: {"potential_V": problem.potential.potentials[n], current:
                                    problem.potential.currents[n]} for n in problem.potential.currents}
     if comm.rank == 0:
         summary["max_abs_m"] = {c: float(np.max(np.abs(values[:, i]))) for i, c in enumerate("xyz")}

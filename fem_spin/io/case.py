@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from fem_spin.io.schema import BUILTIN_GEOMETRY_KEYS, GMSH_GEOMETRY_KEYS, NAMED, REQUIRED, SCHEMA, Key
+from fem_spin.io.schema import (BUILTIN_GEOMETRY_KEYS, CURRENT_KEYS, GMSH_GEOMETRY_KEYS, NAMED, REQUIRED,
+                                SCHEMA, Key, contact_current)
 from fem_spin.io.schema_export import toml_value
 
 logger = logging.getLogger("fem_spin")
@@ -146,6 +147,9 @@ def resolve_case(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict[s
     return case
 
 
+MAX_STEPS = 1e6  # more steps than this in one [dynamics] is refused unless allow_long
+
+
 def _check_dynamics(case: dict) -> None:
     """[dynamics] needs a step, Ms and alpha_G for every magnet, and one uniform field."""
     dyn = case["dynamics"]
@@ -161,6 +165,16 @@ def _check_dynamics(case: dict) -> None:
                     "number of steps")
     if dyn["electrons"] == "transient" and dyn["tolerance"] is not None:
         raise _fail("dynamics", "electrons", "transient", "takes fixed steps: leave out tolerance")
+    if steps > MAX_STEPS and not dyn["allow_long"]:
+        what = "steps" if dyn["tolerance"] is None else "steps of the first size (adaptive steps grow)"
+        raise _fail("dynamics", "dt_s", dyn["dt_s"], f"t_end_s = {dyn['t_end_s']!r} takes {steps:.3g} "
+                    f"{what}, more than {MAX_STEPS:.0e}; check dt_s, or set allow_long = true")
+    if case["geometry"]["kind"] == "gmsh":
+        magnets = [n for n, r in case["regions"].items() if r["magnet"]]
+        if not any(case["regions"][n]["dynamic"] for n in magnets):
+            raise CaseError("[dynamics] t_end_s is set but nothing moves: "
+                            + ("every magnet is held (dynamic = false)" if magnets else
+                               "the device has no magnet") + "; remove [dynamics] for a steady solve")
     tables = {f"regions.{n}": r for n, r in case["regions"].items() if r["magnet"]} or \
         {"material": case["material"]}
     for where, spec in tables.items():
@@ -242,7 +256,7 @@ def _resolve_regions(case: dict, raw: Mapping) -> None:
             raise CaseError(f"[{where}] sigma_S_per_m is missing: current.drive = 'solved' needs "
                             "every region's conductivity")
     contacts = [n for n, b in case["boundaries"].items()
-                if b["potential_V"] is not None or b["current_A"] is not None]
+                if b["potential_V"] is not None or contact_current(b) is not None]
     if drive == "solved" and not any(case["boundaries"][n]["potential_V"] is not None for n in contacts):
         raise CaseError("[current] drive = 'solved' needs a contact at a fixed potential: "
                         "[boundaries.NAME] potential_V = 0.0 (a ground)")
@@ -250,8 +264,11 @@ def _resolve_regions(case: dict, raw: Mapping) -> None:
         bnd, given_b = case["boundaries"][name], raw["boundaries"][name]
         if drive != "solved":
             raise CaseError(f"[boundaries.{name}] potential_V/current_A need current.drive = 'solved'")
-        if bnd["potential_V"] is not None and bnd["current_A"] is not None:
-            raise CaseError(f"[boundaries.{name}] give potential_V or current_A, not both")
+        currents = [k for k in CURRENT_KEYS.values() if bnd[k] is not None]
+        if bnd["potential_V"] is not None and currents:
+            raise CaseError(f"[boundaries.{name}] give potential_V or {currents[0]}, not both")
+        if len(currents) > 1:
+            raise CaseError(f"[boundaries.{name}] give one of {', '.join(currents)}")
         if "type" not in given_b:  # a contact is a reservoir unless told otherwise
             bnd["type"], bnd["m"] = "fixed", [0.0, 0.0, 0.0]
     _check_dynamics(case)

@@ -214,8 +214,15 @@ class GridMagnetization:
         vals = self.field.values
         if vals.shape[3] != 3:
             raise OVFError(f"{self.source}: valuedim {vals.shape[3]}, a magnetization needs 3")
+        bad = np.count_nonzero(~np.isfinite(vals))
+        if bad:
+            raise OVFError(f"{self.source}: {bad} values are not finite numbers (inf or NaN)")
+        # Divided by the largest component first: |v| of values near 1e300 would overflow to
+        # inf and the magnet would silently become non-magnetic (issue 23).
+        self._scale = float(np.max(np.abs(vals))) or 1.0
+        self._values = vals / self._scale
         if self.norm is None:
-            self.norm = float(np.max(np.linalg.norm(vals, axis=-1)))
+            self.norm = self._scale * float(np.max(np.linalg.norm(self._values, axis=-1)))
         if not self.norm > 0:
             raise OVFError(f"{self.source}: every vector is zero (no magnetization)")
 
@@ -240,7 +247,7 @@ class GridMagnetization:
         t = s - i0
         i1 = np.minimum(i0 + 1, n - 1)
         out = np.zeros((len(p), 3))
-        vals = f.values
+        vals = self._values
         for cx in (0, 1):
             ix, wx = (i1[:, 0], t[:, 0]) if cx else (i0[:, 0], 1 - t[:, 0])
             for cy in (0, 1):
@@ -248,7 +255,7 @@ class GridMagnetization:
                 for cz in (0, 1):
                     iz, wz = (i1[:, 2], t[:, 2]) if cz else (i0[:, 2], 1 - t[:, 2])
                     out += (wx * wy * wz)[:, None] * vals[iz, iy, ix]
-        out /= self.norm
+        out /= self.norm / self._scale
         if self.outside == "zero":
             out[~inside] = 0.0
         return out.T

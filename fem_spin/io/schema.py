@@ -60,6 +60,10 @@ def positive(v) -> str | None:
 
 
 def non_negative(v) -> str | None:
+    return None if v >= 0 else "must be >= 0"
+
+
+def non_negative_exchange(v) -> str | None:
     # a0 and omega0 are both proportional to lambda: a negative exchange is the same as
     # reversing the magnetization, so it is refused rather than given a second meaning.
     return None if v >= 0 else "must be >= 0 (for lambda < 0, reverse the magnetization instead)"
@@ -147,13 +151,13 @@ class MaterialSection:
     tau_sf_s: float = key('float', 1e-11, unit='s', doc='spin-flip time tau_sf', check=positive)
     a0: float = key('float', 100.0, unit='-',
         doc='tensor parameter tau lambda M0 (D_yx/D_xx)',
-        check=non_negative)
+        check=non_negative_exchange)
     omega0_per_s: float = key('float', 10000000000000.0, unit='1/s',
         doc='precession frequency lambda M0 (beta = omega0 tau_sf)',
-        check=non_negative)
+        check=non_negative_exchange)
     exchange_eV: float | None = key('float', None, unit='eV',
         doc='alternative to omega0_per_s: exchange energy, omega0 = E/hbar',
-        check=non_negative)
+        check=non_negative_exchange)
     D_components_m2_per_s: Vec3 | None = key('vec3', None, unit='m^2/s',
         doc='component-wise D^k in the lab frame (Eq. 72, Dt^kp = D^p (A^-1)^kp); default isotropic D',
         check=positive_components)
@@ -241,6 +245,9 @@ class DynamicsSection:
         doc='accumulation scale s0/Ms of the normalised mode: B_sd = -(omega0 rho/gamma) m (with a '
             'current drive m is in A/m and B_sd = -omega0 m/(gamma Ms))',
         check=non_negative)
+    allow_long: bool = key('bool', False,
+        doc='run even when t_end_s / dt_s is more than 1e6 steps (a typo in dt_s is refused '
+            'before any work otherwise)')
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -386,6 +393,21 @@ class BoundarySection:
     current_A: float | None = key('float', None, unit='A',
         doc='current.drive solved: an equipotential contact carrying this total current into the '
             'device (3D)')
+    current_A_per_m: float | None = key('float', None, unit='A/m',
+        doc='the same for a 2D device: the current per metre of depth')
+    current_A_per_m2: float | None = key('float', None, unit='A/m^2',
+        doc='the same for a 1D device: the current density through its cross-section')
+
+
+# The contact current key of each mesh dimension (a 1D device has no cross-section to carry A).
+CURRENT_KEYS = {3: "current_A", 2: "current_A_per_m", 1: "current_A_per_m2"}
+
+
+def contact_current(b: BoundarySection | dict) -> tuple[str, float] | None:
+    """(key, value) of a boundary's contact current, or None."""
+    get = b.get if isinstance(b, dict) else lambda k: getattr(b, k)
+    given = [(k, get(k)) for k in CURRENT_KEYS.values() if get(k) is not None]
+    return given[0] if given else None
 
 
 class SlabSection(GeometrySection):

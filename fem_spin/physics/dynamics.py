@@ -250,6 +250,17 @@ def read_state(folder: Path, llg: LLG, m) -> dict | None:
     return state
 
 
+PROGRESS_EVERY_S = 5.0  # a progress line at the first step, then at most every 5 s
+
+
+def duration(seconds: float) -> str:
+    """A wall time as a person reads it."""
+    for unit, size in (("days", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
 def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | None = None,
                  output_every: int = 10, regions: list[str] | None = None, vtx: bool = False,
                  callback: Callable[[float, Coupling], None] | None = None,
@@ -318,7 +329,8 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
     # is of one consistent step.
     flag = {"stop": False}
     previous = on_sigterm(lambda signum, frame: flag.update(stop=True))
-    wall = time.perf_counter()
+    wall = last_log = time.perf_counter()
+    t_start, n_start = t, n
     try:
         with stage("dynamics", comm, problem.timings):
             coupling.prime()
@@ -337,11 +349,16 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
                     t = t + h if t_end - (t + h) > 1e-9 * t_end else t_end
                 coupling.update_accumulation()
                 record(t, err, n % output_every == 0 or t >= t_end)
-                if fixed and (n % max(1, nsteps // 10) == 0 or n == nsteps) or \
-                        not fixed and n % output_every == 0:
-                    logger.info("  step %d, t = %.4g s of %.4g, dt = %.3g s, wall %.1f s, E = %.4g J%s",
-                                n, t, t_end, rows[-1]["dt_s"], time.perf_counter() - wall,
-                                rows[-1]["total_J"], f", {rejected} rejected" if not fixed else "")
+                now = time.perf_counter()
+                if n - n_start == 1 or now - last_log >= PROGRESS_EVERY_S or t >= t_end:
+                    # rank 0's clock alone decides: logging is not collective
+                    last_log, per_step = now, (now - wall) / (n - n_start)
+                    left = (nsteps - n) * per_step if fixed else \
+                        (now - wall) * (t_end - t) / max(t - t_start, 1e-300)
+                    logger.info("  step %d, t = %.4g s of %.4g, dt = %.3g s, %.3g s/step, wall %.1f s, "
+                                "about %s to t_end, E = %.4g J%s", n, t, t_end, rows[-1]["dt_s"],
+                                per_step, now - wall, duration(left), rows[-1]["total_J"],
+                                f", {rejected} rejected" if not fixed else "")
                 stop = comm.allreduce(flag["stop"] or n == stop_after, op=MPI.LOR)
                 if folder is not None and (stop or checkpoint_every and n % checkpoint_every == 0) \
                         and t < t_end:
