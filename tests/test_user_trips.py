@@ -1,14 +1,11 @@
 """What a user trips over (issue 22): held layers, what a result folder says it holds, one
 name per quantity, bad input caught before any work."""
 
-import json
-import tomllib
 
 import numpy as np
 import pytest
 from mpi4py import MPI
 
-from fem_spin.io.case import resolve_case
 from test_cli import run, write_case
 from test_dynamics import DYN_CASE, dyn_case
 
@@ -105,3 +102,34 @@ def test_a_long_run_says_how_long_it_will_take(comm_tmp, capfd):
     if RANK == 0:
         first = next(ln for ln in err.splitlines() if ln.strip().startswith("step 1,"))
         assert "s/step" in first and "to t_end" in first, first
+
+
+@pytest.mark.mpi
+def test_an_input_that_overflows_is_an_input_error(comm_tmp, capfd):
+    """Issue 22.8: the fuzz test's overflow RuntimeWarning (coefficients in the solver's units
+    going to inf) is now an input error naming the key, with no warning."""
+    import warnings
+
+    from test_cli import SMALL
+
+    text = SMALL.format(dim=1, png="false") + "[material]\ntau_components_s = [5e-324, 1e-11, 1e-11]\n"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        line = bad_input(comm_tmp, capfd, text)
+    if RANK == 0:
+        assert "tau_components_s = [5e-324, 1e-11, 1e-11] is out of range" in line, line
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("old,new,words", [
+    ("K_u_J_per_m3 = 5e4", "K_u_J_per_m3 = 5e4\nK_axis = [0, 0, 0]",
+     "[material] K_axis = [0.0, 0.0, 0.0]: must be a non-zero vector"),
+    ("direction = [0.0, 1.0, 0.0]", "direction = [0, 0, 0]",
+     "[regions.layer_right] direction = [0.0, 0.0, 0.0]: must be a non-zero vector"),
+], ids=["K_axis", "region direction"])
+def test_zero_vectors_name_the_key(comm_tmp, capfd, old, new, words):
+    """Issue 22.11: a zero K_axis or a region's zero direction ended with 'ValueError: ...'
+    from deep in the run; now one line naming the key, exit 2."""
+    line = bad_input(comm_tmp, capfd, dyn_text(**{old: new}))
+    if RANK == 0:
+        assert words in line and "ValueError" not in line, line

@@ -69,6 +69,10 @@ def non_negative_exchange(v) -> str | None:
     return None if v >= 0 else "must be >= 0 (for lambda < 0, reverse the magnetization instead)"
 
 
+def non_zero(v) -> str | None:
+    return None if any(c != 0 for c in v) else "must be a non-zero vector"
+
+
 def angle(v) -> str | None:
     return None if 0 <= v <= 180 else "must be an angle in [0, 180] degrees"
 
@@ -138,9 +142,9 @@ class MagnetizationSection:
     width_nm: float = key('float', 0.6, unit='nm',
         doc="w, width of the dip or wall (the paper's lda)",
         check=positive)
-    u_left: Vec3 = key('vec3', (0.0, 0.0, 1.0), doc='u_L, direction in the left layer')
+    u_left: Vec3 = key('vec3', (0.0, 0.0, 1.0), doc='u_L, direction in the left layer', check=non_zero)
     dip: bool = key('bool', False, doc='wall profile only: also dip |M| to 0 at x = 0')
-    direction: Vec3 = key('vec3', (0.0, 0.0, 1.0), doc='uniform profile: direction of M')
+    direction: Vec3 = key('vec3', (0.0, 0.0, 1.0), doc='uniform profile: direction of M', check=non_zero)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,7 +181,7 @@ class MaterialSection:
         check=non_negative)
     K_u_J_per_m3: float | None = key('float', None, unit='J/m^3',
         doc='[dynamics]: uniaxial anisotropy along K_axis (default 0)')
-    K_axis: Vec3 = key('vec3', (0.0, 0.0, 1.0), doc='[dynamics]: the anisotropy axis e_K')
+    K_axis: Vec3 = key('vec3', (0.0, 0.0, 1.0), doc='[dynamics]: the anisotropy axis e_K', check=non_zero)
     alpha_G: float | None = key('float', None, unit='-',
         doc='[dynamics]: Gilbert damping',
         check=non_negative)

@@ -87,6 +87,27 @@ def _cellwise(mesh, values: list[tuple[np.ndarray | None, object]], shape: tuple
     return f
 
 
+def _check_scaled(regions: list[tuple[np.ndarray | None, Region]], t0: float) -> None:
+    """The coefficients in the solver's units (t0, nm) must be finite numbers: an input that
+    overflows them (a tau of 1e-320 s, say) is an input error naming the key, not an overflow
+    warning and inf in the matrix (issue 22). The same on every rank (same regions)."""
+    with np.errstate(all="ignore"):
+        for _, r in regions:
+            m = r.material
+            terms = {"D_m2_per_s": (m.D, t0 * NM2_PER_M2 * m.D), "tau_sf_s": (m.tau_sf, t0 / m.tau_sf),
+                     "omega0_per_s": (m.omega0, m.omega0 * t0), "a0": (m.a0, m.a0 * m.omega0 * t0)}
+            if r.D_components is not None:
+                terms["D_components_m2_per_s"] = (list(r.D_components),
+                                                  t0 * NM2_PER_M2 * np.asarray(r.D_components))
+            if r.tau_components is not None:
+                terms["tau_components_s"] = (list(r.tau_components), t0 / np.asarray(r.tau_components))
+            for key, (value, scaled) in terms.items():
+                if not np.all(np.isfinite(scaled)) or np.any(np.abs(scaled) > 1e150):
+                    raise InputError(f"{key} = {value!r} is out of range: with the time unit "
+                                     f"t0 = {t0:.3g} s (the shortest tau_sf) it overflows the "
+                                     "solver's numbers")
+
+
 class Coefficients:
     """UFL coefficients (alpha, omega, K, R, S, m_eq) of a set of regions on one mesh.
 
@@ -104,6 +125,7 @@ class Coefficients:
         self.regions = regions
         self.t0 = t0 if t0 is not None else min(r.material.tau_sf for _, r in regions)
         t0 = self.t0
+        _check_scaled(regions, t0)
         # M/M0 per cell (discontinuous: it may jump between regions), 0 in normal metals.
         W = dolfinx.fem.functionspace(mesh, ("DG", degree, (3,)))
         self.M = dolfinx.fem.Function(W, name="M")
