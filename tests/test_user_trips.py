@@ -133,3 +133,63 @@ def test_zero_vectors_name_the_key(comm_tmp, capfd, old, new, words):
     line = bad_input(comm_tmp, capfd, dyn_text(**{old: new}))
     if RANK == 0:
         assert words in line and "ValueError" not in line, line
+
+
+def listed_files(readme: str) -> set[str]:
+    """The top-level names a README.txt says its folder holds."""
+    block = readme.split("Files:\n", 1)[1].split("\n\n", 1)[0]
+    names = set()
+    for line in block.splitlines():
+        key = line.strip().split(": ", 1)[0]
+        for part in key.split(", "):
+            main, _, extra = part.partition(" (+ ")
+            names.add(main.rstrip("/"))
+            if extra:
+                names.add(extra.rstrip(")").rstrip("/"))
+    return names
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("kind", ["steady", "device 3D", "solved drive", "dynamic"])
+def test_readme_lists_exactly_the_files_written_and_one_name_per_quantity(comm_tmp, kind):
+    """Issue 22.2: a dynamic folder's README.txt did not mention u_t.pvd, m_t.pvd, dynamics.csv
+    or dynamics.png and listed potential.pvd, .bp files and checkpoint/ that were not there.
+    Issue 22.3: with a drive, fields.pvd said m_A_per_m and m_t.pvd said m."""
+    from pathlib import Path
+
+    from test_cli import SMALL
+    from test_current import DRIVEN, layers_geo
+
+    root = Path(__file__).resolve().parents[1]
+    if kind == "steady":
+        text = SMALL.format(dim=2, png="true")
+    elif kind == "device 3D":
+        text = (f'[geometry]\nkind = "gmsh"\nfile = "{root / "meshes" / "spin_valve.geo"}"\n'
+                'parameters = {h = 5.0, h_interface = 5.0}\n[material]\na0 = 1.0\nomega0_per_s = 1e11\n'
+                '[regions.fixed]\nprofile = "uniform"\ndirection = [1, 0, 0]\n[regions.spacer]\nmagnet = false\n'
+                '[regions.free]\nprofile = "uniform"\ndirection = [0, 1, 0]\n[boundaries.bottom]\ntype = "fixed"\n'
+                'm = [-1, 0, 0]\n[boundaries.top]\ntype = "fixed"\nm = [0, 0, 0]\n[discretization]\ndegree = 1\n')
+    elif kind == "solved drive":
+        geo = comm_tmp / "fn.geo"
+        if RANK == 0:
+            geo.write_text(layers_geo([-50.0, 0.0, 100.0], ["F", "N"], 1.0))
+        text = DRIVEN.format(geo=geo, drive="solved", j="", left="current_A_per_m2 = 1e11",
+                             right="potential_V = 0.0").replace("png = false", "png = true")
+    else:
+        text = dyn_text(**{"png = false": "png = true", "[discretization]": "[current]\ndrive = \"uniform\"\n"
+                                                                             "j_A_per_m2 = [1e11, 0, 0]\n"
+                                                                             "[discretization]",
+                           "alpha_G = 0.05": "alpha_G = 0.05\nP = 0.5",
+                           "m = [0.0, 0.0, -1.0]": "m = [0.0, 0.0, 0.0]"})
+    out = comm_tmp / "res"
+    assert run("run", write_case(comm_tmp, text), "-o", out, "-q") == 0
+    if RANK == 0:
+        present = {p.name for p in out.iterdir()}
+        assert listed_files((out / "README.txt").read_text()) | {"README.txt"} == present
+        if kind == "dynamic":
+            assert {"u_t.pvd", "m_t.pvd", "dynamics.csv", "dynamics.png"} <= present
+            fields = (out / "fields" / "000000.pvtu").read_text()
+            series = (out / "m_t" / sorted(p.name for p in (out / "m_t").glob("*.pvtu"))[-1]).read_text()
+            for name in ("m_A_per_m", "T_A_per_m_s"):
+                assert f'Name="{name}"' in fields and f'Name="{name}"' in series, name
+            assert 'Name="m"' not in series

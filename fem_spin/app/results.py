@@ -373,22 +373,44 @@ def write_pictures(case: Case, folder: Path) -> list[Path]:
 
 @takes_case
 def results_readme(case: Case) -> str:
-    """README.txt of a result folder: what each file holds, units, index order, frames."""
-    files = {
-        "fields.pvd (+ fields/)": "open this in ParaView: m and output.fields (M, T, abs_m = |m|, J, "
-                                  "B_sd) on the nodes, J averaged over the cells at each node, "
-                                  "components Jxx, Jxy, ... = J[spin, space]; cell data 'region' "
-                                  "(the mesh's physical group numbers) for a mesh file; binary "
-                                  "compressed VTK XML, one .vtu per rank; with a current drive the "
-                                  "names carry the SI unit",
-        "potential.pvd": "V and j_e (averaged to the nodes) of a solved charge current",
-        "*.bp": "with output.vtx = true: the same fields as ADIOS2 VTX files",
-        "checkpoint/": "with output.checkpoint: m for solver.initial_guess (any number of ranks)",
-        "profile.csv": "m_x, m_y, m_z along a line",
-        "profile.png, m_x.png": "pictures of the profile and (2D/3D) of m_x",
-        "case.toml": "the resolved case: `fem-spin run case.toml -o NEW` repeats the run",
-        "summary.json": "DOFs, timings, solver, peaks, lengths, units, versions",
-    }
+    """README.txt of a result folder: the files this run writes and what each holds, units,
+    index order, frames."""
+    geo, out = case.geometry, case.output
+    device = isinstance(geo, DeviceSection)
+    m = "m_A_per_m" if case.driven else "m"
+    files = {"case.toml": "the resolved case: `fem-spin run case.toml -o NEW` repeats the run",
+             "summary.json": "DOFs, timings, solver, peaks, lengths, units, versions",
+             "profile.csv": f"{m} (x, y, z) along a line"}
+    if out.paraview:
+        files["fields.pvd (+ fields/)"] = (
+            f"open this in ParaView: {m} and {', '.join(f for f in out.fields if f != 'm')} on the nodes "
+            "(J averaged over the cells at each node, components Jxx, Jxy, ... = J[spin, space])"
+            + ("; cell data 'region', the mesh's physical group numbers" if device else "")
+            + "; binary compressed VTK XML, one .vtu per rank"
+            + ("; the names carry the SI unit" if case.driven else ""))
+        if case.current.drive == "solved":
+            files["potential.pvd (+ potential/)"] = "V and j_e (averaged to the nodes) of the solved current"
+        if out.vtx and dolfinx.common.has_adios2:
+            files["*.bp"] = "the same fields as ADIOS2 VTX files"
+    if out.checkpoint:
+        files["checkpoint/"] = "m for solver.initial_guess of a later run (any number of ranks)"
+    if case.dynamic:
+        files["u_t.pvd (+ u_t/)"] = (f"time series of the magnetization's direction u, every "
+                                     f"{case.dynamics.output_every} steps and at the end")
+        files["m_t.pvd (+ m_t/)"] = f"time series of {m} and the torque T, at the same times"
+        files["dynamics.csv"] = ("a row per step: t, dt, error estimate, rejected steps, energies [J], "
+                                 "region averages of u and m, the largest | |u| - 1 |")
+    if out.png:
+        pics = ["profile.png"]
+        if geo.dim > 1 and out.paraview:
+            pics.append("m_x.png")
+            if device and geo.dim == 3:
+                pics.append("cut.png")
+                if case.current.drive == "solved":
+                    pics.append("j_e.png")
+        if case.dynamic:
+            pics.append("dynamics.png")
+        files[", ".join(pics)] = "pictures (drawn after the result is complete)"
     units = units_of(case)
     return ("fem-spin result folder\n\nFiles:\n" + "".join(f"  {k}: {v}\n" for k, v in files.items())
             + "\nUnits and meaning:\n" + "".join(f"  {k}: {v}\n" for k, v in units.items()))

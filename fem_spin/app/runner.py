@@ -136,7 +136,8 @@ def run_coupled(case: Case, problem: SpinProblem, folder: Path | None):
         return run_dynamics(coupling, dyn.t_end_s, dyn.dt_s, folder, dyn.output_every, case.magnet_names(),
                             vtx=case.output.vtx, tolerance=dyn.tolerance,
                             checkpoint_every=dyn.checkpoint_every,
-                            held=[n for n, r in case.regions.items() if r.magnet and not r.dynamic])
+                            held=[n for n, r in case.regions.items() if r.magnet and not r.dynamic],
+                            si=case.driven)
     finally:
         coupling.destroy()
         llg.destroy()

@@ -265,7 +265,8 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
                  output_every: int = 10, regions: list[str] | None = None, vtx: bool = False,
                  callback: Callable[[float, Coupling], None] | None = None,
                  tolerance: float | None = None, checkpoint_every: int = 0,
-                 stop_after: int | None = None, held: list[str] | None = None) -> Table:
+                 stop_after: int | None = None, held: list[str] | None = None,
+                 si: bool = False) -> Table:
     """Integrate from t = 0 (or a checkpoint in folder) to t_end [s]; returns the table of rows.
 
     Fixed steps dt, or adaptive ones (`tolerance`: step doubling, dt the first step). With a
@@ -275,7 +276,8 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
     and m, max | |u| - 1 |), and a checkpoint every `checkpoint_every` steps and on SIGTERM, from
     which a later call with the same folder goes on. `stop_after`: act as if SIGTERM came
     after this many steps (tests). `held`: the regions among `regions` whose magnet is held
-    (their u in the table is their constant M/M0).
+    (their u in the table is their constant M/M0). `si`: the series' fields carry SI names
+    (m_A_per_m, T_A_per_m_s), as fields.pvd does with a charge-current drive.
     """
     from fem_spin.parallel import Terminated, on_sigterm, restore_sigterm
 
@@ -291,7 +293,11 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
     held = set(held or [])
     means = RegionMeans(problem.domain, {"u": {n: problem.coef.M if n in held else llg.u for n in regions},
                                          "m": problem.m}, regions)
-    T = dolfinx.fem.Function(problem.V, name="T")
+    # one name per quantity in every file of a run: fields.pvd's (SI names with a drive)
+    from fem_spin.io.output import field_name
+
+    problem.m.name = field_name("m", si)
+    T = dolfinx.fem.Function(problem.V, name=field_name("T", si))
     T_expr = dolfinx.fem.Expression(problem.torque(), problem.V.element.interpolation_points)
     state = read_state(folder, llg, problem.m) if folder is not None else None
     t, n, rejected = (state["t_s"], state["step"], state["rejected"]) if state else (0.0, 0, 0)
