@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -66,3 +67,33 @@ def on_root(comm: MPI.Comm, fn: Callable[[], T], failures: tuple[type[BaseExcept
     if kind == "failed":
         raise SharedFailure(value)
     return value
+
+
+# What launchers tell each process it is one of N: Open MPI's mpirun, MPICH's hydra (PMI), PMIx
+# launchers and SLURM's srun.
+LAUNCHER_VARS = (("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "Open MPI's mpirun"),
+                 ("PMIX_SIZE", "PMIX_RANK", "a PMIx launcher"),
+                 ("PMI_SIZE", "PMI_RANK", "an MPICH (PMI) launcher"),
+                 ("SLURM_STEP_NUM_TASKS", "SLURM_PROCID", "srun"))
+
+
+def launcher_mismatch(comm: MPI.Comm) -> tuple[str, bool] | None:
+    """(message, whether this process should print it) when a launcher started several
+    processes but MPI sees one rank in each: the launcher is not the one of the MPI library
+    that mpi4py was built with (e.g. Debian's Open MPI mpirun, which `apt-get install paraview`
+    brings, with the wheel's MPICH), so every process would run the whole case alone."""
+    if comm.size != 1:
+        return None
+    for size_var, rank_var, who in LAUNCHER_VARS:
+        try:
+            n = int(os.environ.get(size_var, "1"))
+        except ValueError:
+            continue
+        if n > 1:
+            lib = " ".join(MPI.Get_library_version().splitlines()[0].split())
+            first = os.environ.get(rank_var, "0") in ("0", "")
+            return (f"started as one of {n} processes by {who} ({size_var} = {n}) but MPI sees 1 rank "
+                    f"in each: that launcher does not match fem_spin's MPI library ({lib}); use the "
+                    "mpirun that comes with it (the virtual environment's: `source .venv/bin/activate`, "
+                    "or .venv/bin/mpirun)", first)
+    return None

@@ -193,3 +193,23 @@ def test_readme_lists_exactly_the_files_written_and_one_name_per_quantity(comm_t
             for name in ("m_A_per_m", "T_A_per_m_s"):
                 assert f'Name="{name}"' in fields and f'Name="{name}"' in series, name
             assert 'Name="m"' not in series
+
+
+@pytest.mark.serial
+@pytest.mark.parametrize("env", [{"OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_RANK": "0"},
+                                 {"SLURM_STEP_NUM_TASKS": "4", "SLURM_PROCID": "0"}], ids=["openmpi", "srun"])
+def test_a_launcher_of_another_mpi_is_named_in_one_line(tmp_path, env):
+    """Issue 22.7: Debian's Open MPI mpirun (what `apt-get install paraview` brings) starting
+    fem-spin built on the wheel's MPICH gave N independent 1-rank runs; simulated by its
+    environment: exit 2, one line naming the launcher and the right one."""
+    import os
+    import subprocess
+    import sys
+
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "PMIX_", "OMPI_", "SLURM_"))}
+    p = subprocess.run([sys.executable, "-m", "fem_spin.app.cli", "info"], cwd=tmp_path, capture_output=True,
+                       text=True, env={**run_env, **env}, timeout=120)
+    lines = [ln for ln in p.stderr.splitlines() if ln.startswith("fem-spin: error")]
+    assert p.returncode == 2 and len(lines) == 1, p.stderr
+    assert "does not match fem_spin's MPI library" in lines[0] and ".venv/bin/mpirun" in lines[0]
+    assert "fem_spin" not in p.stdout  # nothing ran

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from fem_spin import __version__
 from fem_spin.io.case import InputError
-from fem_spin.parallel import SharedFailure, Terminated, on_root, on_sigterm, restore_sigterm
+from fem_spin.parallel import (SharedFailure, Terminated, launcher_mismatch, on_root, on_sigterm,
+                               restore_sigterm)
 
 EXIT_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 1, 130, 143
 
@@ -285,6 +286,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0)
+    mismatch = launcher_mismatch(comm)
+    if mismatch is not None:  # every process is "rank 0": the launcher's rank 0 speaks
+        if mismatch[1]:
+            print(f"fem-spin: error: {mismatch[0]}", file=sys.stderr, flush=True)
+        return EXIT_INPUT
     configure_logging(logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO)
     previous = on_sigterm(_raise_terminated)
     try:
