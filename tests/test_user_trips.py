@@ -1,11 +1,13 @@
 """What a user trips over (issue 22): held layers, what a result folder says it holds, one
 name per quantity, bad input caught before any work."""
 
+import tomllib
 
 import numpy as np
 import pytest
 from mpi4py import MPI
 
+from fem_spin.io.case import resolve_case
 from test_cli import run, write_case
 from test_dynamics import DYN_CASE, dyn_case
 
@@ -213,3 +215,26 @@ def test_a_launcher_of_another_mpi_is_named_in_one_line(tmp_path, env):
     assert p.returncode == 2 and len(lines) == 1, p.stderr
     assert "does not match fem_spin's MPI library" in lines[0] and ".venv/bin/mpirun" in lines[0]
     assert "fem_spin" not in p.stdout  # nothing ran
+
+
+@pytest.mark.serial
+def test_a_device_file_gets_a_size_estimate_before_meshing(caplog):
+    """Issue 23.7: a Gmsh device got no size estimate (a wire with h = 0.1 meshed for minutes
+    with no warning): its preflight now logs an upper estimate of the cells from the finest
+    size the script sets and warns when that would not fit in memory, before Gmsh meshes."""
+    import logging
+    from pathlib import Path
+
+    from fem_spin.app.preflight import check_device_file
+
+    root = Path(__file__).resolve().parents[1]
+    text = (f'[geometry]\nkind = "gmsh"\nfile = "{root / "meshes" / "nanowire.geo"}"\n'
+            'parameters = {{h = {h}, h_wall = {h}}}\n[regions.wire]\n')
+    for h, warned in ((2.0, False), (0.1, True)):
+        caplog.clear()
+        case = resolve_case(tomllib.loads(text.format(h=h)))
+        with caplog.at_level(logging.INFO, logger="fem_spin"):
+            assert check_device_file(case) == 3
+        estimate = [r.getMessage() for r in caplog.records if "cells at most" in r.getMessage()]
+        assert estimate, caplog.text
+        assert any("may mesh into up to" in r.getMessage() for r in caplog.records) == warned, caplog.text

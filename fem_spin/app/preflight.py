@@ -172,6 +172,17 @@ def check_device_file(case: Case) -> int:
     info = inspect_mesh_file(geo.file, parameters=geo.parameters)
     if geo.dim is not None and geo.dim != info.dim:
         raise CaseError(f"{where}: the file is {info.dim}D but geometry.dim = {geo.dim}")
+    if info.num_cells is not None:  # a device's mesh size, known before Gmsh meshes it
+        what = "cells" if info.meshed else \
+            f"cells at most (finest size {info.finest_size:.3g} in the file's units)"
+        logger.info("mesh: %s: %.2g %s", Path(geo.file).name, info.num_cells, what)
+        need = sizing.estimated_memory(sizing.estimated_dofs(info.dim, case.discretization.degree,
+                                                             info.num_cells), info.dim, "iterative", 1)
+        if need > sizing.machine_memory():
+            logger.warning("warning: %s may mesh into up to %.2g cells (about %.3g GB with the "
+                           "iterative solver), more than this node's %.3g GB: Gmsh may run for long; "
+                           "coarsen the file's sizes (geometry.parameters) if that is not meant",
+                           geo.file, info.num_cells, need / 1e9, sizing.machine_memory() / 1e9)
     have_r, have_b = sorted(info.cells), sorted(info.facets)
     if not case.regions:
         raise CaseError(f"{where}: describe its regions with [regions.NAME] tables "

@@ -289,6 +289,9 @@ class MeshFileInfo:
         groups: every named physical group, name -> dimension.
         overlaps: pairs of cell groups or of facet groups that share entities (a .geo or .msh;
             a cell or facet can only carry one tag).
+        num_cells: the cells of a .msh; for a .geo an upper estimate before meshing (its
+            bounding box filled at the finest size the script asks for anywhere).
+        finest_size: that finest size (a .geo), or None.
     """
 
     path: str
@@ -299,6 +302,8 @@ class MeshFileInfo:
     meshed: bool
     groups: dict[str, int] = field(default_factory=dict)
     overlaps: list[tuple[str, str]] = field(default_factory=list)
+    num_cells: float | None = None
+    finest_size: float | None = None
 
 
 def load_gmsh_file(gmsh, path: str | Path, parameters: dict[str, float] | None = None) -> None:
@@ -380,12 +385,36 @@ def inspect_mesh_file(path: str | Path, verbose: bool = False,
             names_d = sorted(members)
             overlaps += [(a, b) for i, a in enumerate(names_d) for b in names_d[i + 1:]
                          if members[a] & members[b]]
+        ncells, finest = _cell_count(gmsh, dim, bbox, meshed)
         return MeshFileInfo(str(path), dim, cells, facets, bbox, meshed,
-                            {n: d for (d, _), n in names.items()}, overlaps)
+                            {n: d for (d, _), n in names.items()}, overlaps, ncells, finest)
     finally:
         gmsh.clear()
         if fresh:
             gmsh.finalize()
+
+
+def _cell_count(gmsh, dim: int, bbox: tuple[float, ...], meshed: bool
+                ) -> tuple[float | None, float | None]:
+    """Cells of a meshed file; for a script, an upper estimate from the finest size it sets
+    (point sizes, size fields' SizeMin, Mesh.MeshSizeMin/Max) over its bounding box."""
+    if meshed:
+        return float(sum(len(t) for t in gmsh.model.mesh.getElements(dim)[1])), None
+    sizes = [s for s in gmsh.model.mesh.getSizes(gmsh.model.getEntities(0)) if s > 0]
+    for tag in gmsh.model.mesh.field.list():
+        for option in ("SizeMin", "VIn", "VOut", "SizeMax"):  # Threshold, Box, ...
+            try:
+                sizes.append(gmsh.model.mesh.field.getNumber(tag, option))
+            except Exception:  # noqa: BLE001 - a field without that option
+                pass
+    lo, hi = gmsh.option.getNumber("Mesh.MeshSizeMin"), gmsh.option.getNumber("Mesh.MeshSizeMax")
+    sizes = [min(max(s, lo), hi) for s in sizes if s > 0] or ([hi] if hi < 1e20 else [])
+    if not sizes:
+        return None, None
+    h = min(sizes)
+    extent = [bbox[i + 3] - bbox[i] for i in range(3)]
+    measure = float(np.prod([e for e in extent if e > 1e-12 * max(extent)][:dim]) or 0.0)
+    return _CELLS_PER_H[dim] * measure / h**dim, h
 
 
 XDMF_SUFFIX = ".xdmf"
