@@ -19,7 +19,10 @@ BASE = {
     "output": {"profile_points": 11, "png": False, "paraview": False},
 }
 
-keys = st.sampled_from([(s, k) for s, ks in SCHEMA.items() for k in ks]
+# The overrides of the size guards are left out: with them a fuzzed 3D mesh of h = 0.01 nm is
+# meshed for real and takes the machine's memory (an OOM kill of the whole test run, seen once).
+OVERRIDES = {("geometry", "allow_large"), ("dynamics", "allow_long")}
+keys = st.sampled_from([(s, k) for s, ks in SCHEMA.items() for k in ks if (s, k) not in OVERRIDES]
                        + [("geometry", "lenght_nm"), ("bogus", "x"), ("solver", "petsc_options")])
 scalars = st.one_of(
     st.integers(-3, 25), st.floats(-3, 25), st.sampled_from([float("nan"), float("inf"), 0.0, -0.0]),
