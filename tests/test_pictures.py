@@ -9,7 +9,7 @@ import pytest
 from mpi4py import MPI
 from test_cli import run, write_case
 
-from fem_spin.io import plotting
+from fem_spin.io import maps, plotting
 
 MESHES = Path(__file__).resolve().parents[1] / "meshes"
 RANK = MPI.COMM_WORLD.rank
@@ -111,7 +111,7 @@ def test_spin_valve_pictures(comm_tmp):
         w, h = png_size(out / "profile.png")
         assert w >= 800 and h >= 500
         # the line crosses fixed / spacer / free at z = 10 and 15 nm
-        regions = plotting.line_regions(out / "fields.pvd", [0, 0, 0], [0, 0, 25],
+        regions = maps.line_regions(out / "fields.pvd", [0, 0, 0], [0, 0, 25],
                                         names={1: "fixed", 2: "spacer", 3: "free"})
         assert [r[2] for r in regions] == ["fixed", "spacer", "free"]
         assert np.allclose([r[1] for r in regions[:2]], [10.0, 15.0], atol=1e-6)

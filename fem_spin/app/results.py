@@ -319,7 +319,8 @@ def write_pictures(case: Case, folder: Path) -> list[Path]:
     """profile.png, m_x.png for 2D/3D meshes and cut.png (m on a plane through the centre) for
     3D devices: the same for `run` and `fem-spin plot`."""
     from fem_spin.io.output import field_name
-    from fem_spin.io.plotting import line_regions, plot_profile, render_field, render_slice
+    from fem_spin.io.maps import line_regions, render_field, render_slice
+    from fem_spin.io.plotting import plot_profile
 
     geo = case.geometry
     ring, device = isinstance(geo, RingSection), isinstance(geo, DeviceSection)
