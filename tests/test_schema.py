@@ -70,3 +70,15 @@ def test_schema_command_prints_the_json_schema(comm_tmp, capfd):
     out = capfd.readouterr().out
     assert json.loads(out) == json_schema()
     jsonschema.Draft202012Validator.check_schema(json.loads(out))
+
+
+@pytest.mark.parametrize("path", DEMOS, ids=lambda p: p.name)
+def test_the_saved_case_reads_back_as_the_same_case(path):
+    """case.toml (every key written out, defaults included) must read back as the same case:
+    `fem-spin run case.toml` repeats a run and `fem-spin plot` reads it (a ring's saved
+    theta_deg was refused)."""
+    from fem_spin.io.case import dump_toml, resolve_case
+
+    table = load_case(path)
+    again = resolve_case(tomllib.loads(dump_toml(table)))
+    assert again == table
