@@ -73,15 +73,16 @@ def atomic_dir(path: Path, comm: MPI.Comm = MPI.COMM_WORLD, overwrite: bool = Fa
         return tmp
 
     tmp = on_root(comm, make)
-    ok = keep = False
+    ok = keep = interrupted = False
     try:
         yield tmp
         ok = True
     except keep_on:
         keep = True
         raise
-    except BaseException:
+    except BaseException as exc:
         keep = resumable
+        interrupted = isinstance(exc, KeyboardInterrupt)
         if resumable and comm.rank == 0 and any(tmp.iterdir()):
             logger.warning("warning: the run stopped; its folder %s is kept (with the last "
                            "checkpoint, if any): the same command goes on from it", tmp)
@@ -105,6 +106,10 @@ def atomic_dir(path: Path, comm: MPI.Comm = MPI.COMM_WORLD, overwrite: bool = Fa
                 shutil.rmtree(tmp, ignore_errors=True)
             else:
                 (tmp / LOCK).unlink(missing_ok=True)
+        elif interrupted and not keep:
+            # A signal reaches the ranks one by one; rank 0 may sit in a collective call, where
+            # Python cannot act on it, until this rank's abort ends it: clean up from here too.
+            shutil.rmtree(tmp, ignore_errors=True)
         if ok:
             comm.Barrier()
 
