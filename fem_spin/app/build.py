@@ -113,7 +113,7 @@ def charge_current(case: Case, domain: Domain, regions: dict[str, Region]):
     with stage("potential", domain.comm):
         result = solve_potential(domain, sigma,
                                  {n: b.potential_V for n, b in bnd.items() if b.potential_V is not None},
-                                 {n: contact_current(b)[1] for n, b in bnd.items() if contact_current(b)})
+                                 {n: c[1] for n, b in bnd.items() if (c := contact_current(b))})
     logger.info("contacts: %s", ", ".join(f"{n} {result.potentials[n]:.4g} V, {result.currents[n]:.4g} A"
                                           for n in result.currents))
     return result.j, result
@@ -213,12 +213,6 @@ def auto_preset(dofs: int, a0_beta: float, degree: int = 2, kh: float | None = N
     if dofs <= AUTO_P1_DOFS:
         return "direct"
     return "shifted" if a0_beta <= SHIFTED_MAX_A0_BETA else "blr"
-
-
-@takes_case
-def magnet_names(case: Case) -> list[str]:
-    """The cell groups whose averages the dynamics records (the device's magnets)."""
-    return case.magnet_names()
 
 
 @takes_case

@@ -130,16 +130,21 @@ class SlabGeometry(GradedGeometry):
         return self.length
 
 
-def _restore_signal_handlers() -> None:
-    """Gmsh's initialize installs C-level handlers for SIGTERM (and others) that kill the
-    process outright, under Python's: set Python's handlers again, so SIGTERM (a batch
-    system's time limit) still ends the run with exit 143 and no partial folder (issue 23)."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        handler = signal.getsignal(sig)
-        if handler is not None:
-            signal.signal(sig, handler)
+def _initialize(gmsh) -> bool:
+    """Start Gmsh unless it runs already; returns whether this call started it.
+
+    Gmsh's initialize installs C-level handlers for SIGTERM (and others) that kill the process
+    outright, under Python's: Python's handlers are set again, so SIGTERM (a batch system's
+    time limit) still ends the run with exit 143 and no partial folder (issue 23)."""
+    if gmsh.isInitialized():
+        return False
+    gmsh.initialize(interruptible=False)
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            handler = signal.getsignal(sig)
+            if handler is not None:
+                signal.signal(sig, handler)
+    return True
 
 
 @contextlib.contextmanager
@@ -147,10 +152,7 @@ def gmsh_session(comm: MPI.Comm = MPI.COMM_WORLD, verbose: bool = False) -> Iter
     """Initialise Gmsh (quietly) for the block and finalise it afterwards."""
     import gmsh
 
-    started = not gmsh.isInitialized()
-    if started:
-        gmsh.initialize(interruptible=False)
-        _restore_signal_handlers()
+    started = _initialize(gmsh)
     gmsh.option.setNumber("General.Terminal", 1 if verbose else 0)
     gmsh.clear()
     try:
@@ -351,10 +353,7 @@ def inspect_mesh_file(path: str | Path, verbose: bool = False,
         raise MeshFileError(f"mesh file {str(path)!r} does not exist")
     import gmsh
 
-    fresh = not gmsh.isInitialized()
-    if fresh:
-        gmsh.initialize(interruptible=False)
-        _restore_signal_handlers()
+    fresh = _initialize(gmsh)
     try:
         gmsh.option.setNumber("General.Terminal", 1 if verbose else 0)
         try:

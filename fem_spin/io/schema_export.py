@@ -46,8 +46,6 @@ _JSON_TYPES = {"float": {"type": "number"}, "int": {"type": "integer"}, "str": {
 
 def _json_property(spec: Key) -> dict[str, Any]:
     prop = dict(_JSON_TYPES[spec.kind])
-    if spec.kind == "vec3" and spec.default is None:
-        prop = dict(prop)
     doc = spec.doc + (f" [{spec.unit}]" if spec.unit and spec.unit != "-" else "")
     prop["description"] = doc
     if spec.choices is not None:

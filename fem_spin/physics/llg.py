@@ -91,7 +91,6 @@ class LLG:
         for cells, p, _ in magnets:
             idx = np.arange(ncells, dtype=np.int32) if cells is None else cells
             marker[idx] = 1 if p.dynamic else 2
-        self.cells_magnet = np.flatnonzero(marker > 0).astype(np.int32)
         self.cells_moving = np.flatnonzero(marker == 1).astype(np.int32)
         tags = dolfinx.mesh.meshtags(mesh, tdim, np.arange(ncells, dtype=np.int32), marker)
         self.dx = ufl.Measure("dx", domain=mesh, subdomain_data=tags)
