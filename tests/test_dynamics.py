@@ -273,7 +273,16 @@ def test_stopped_dynamic_run_goes_on_from_its_checkpoint(comm_tmp, capfd):
         for c in ("u_x_layer_right", "u_y_layer_right", "u_z_layer_right"):
             assert np.max(np.abs(a[c] - b[c])) < 1e-9
         assert a["rejected_steps"][-1] == b["rejected_steps"][-1]
-        assert (comm_tmp / "whole" / "u_t.pvd").read_text() == (comm_tmp / "parts" / "u_t.pvd").read_text()
+        # the same entries, their times to 1e-6: the solvers keep state that a restart does not
+        # have (a kept preconditioner, the last velocity as a start), and their tolerance, 1e-10
+        # in u, is ~1e-7 of the step-doubling error estimate (~1e-3) that sets the next step
+        import re
+
+        entries = [re.findall(r'timestep="([^"]+)"[^>]*file="([^"]+)"', (comm_tmp / f / "u_t.pvd").read_text())
+                   for f in ("whole", "parts")]
+        assert [f for _, f in entries[0]] == [f for _, f in entries[1]] and len(entries[0]) > 5
+        assert np.allclose([float(t) for t, _ in entries[0]], [float(t) for t, _ in entries[1]],
+                           rtol=1e-6, atol=0)
         assert not part.exists() and not (comm_tmp / "parts" / "checkpoint").exists()
 
 

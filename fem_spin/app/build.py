@@ -238,4 +238,5 @@ def llg_of(case: Case, problem: SpinProblem):
                    for n, r in case.regions.items() if r.magnet]
     else:
         magnets = [(None, params(case.material), direction(profile_from(case)))]
-    return LLG(dom.mesh, magnets, B=tuple(case.field.B_T), theta=case.dynamics.theta)
+    return LLG(dom.mesh, magnets, B=tuple(case.field.B_T), theta=case.dynamics.theta,
+               solver=case.dynamics.llg_solver)

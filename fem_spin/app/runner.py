@@ -131,7 +131,8 @@ def run_coupled(case: Case, problem: SpinProblem, folder: Path | None):
                                for _, r in coef.regions})
     else:
         scale = dyn.rho
-    coupling = Coupling(problem, llg, scale, electron_dt=dyn.dt_s if dyn.electrons == "transient" else None)
+    coupling = Coupling(problem, llg, scale, electron_dt=dyn.dt_s if dyn.electrons == "transient" else None,
+                        reuse=dyn.reuse_solver)
     try:
         return run_dynamics(coupling, dyn.t_end_s, dyn.dt_s, folder, dyn.output_every, case.magnet_names(),
                             vtx=case.output.vtx, tolerance=dyn.tolerance,

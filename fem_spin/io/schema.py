@@ -257,6 +257,14 @@ class DynamicsSection:
 @dataclass(frozen=True, kw_only=True)
 class EndsSection:
     """[boundary]: the slab's two ends."""
+    reuse_solver: bool = key('bool', True,
+        doc='per step, redo only what changed: the electron matrix on the moving magnets\' cells '
+            'only, the preconditioner only when its extra iterations have cost more than a rebuild, '
+            'each solve from m extrapolated from the last two steps (false: all of it every step; '
+            'the same trajectory to 1e-6)')
+    llg_solver: str = key('str', 'iterative',
+        doc='the LLG step\'s tangent-plane system: iterative (GMRES + ILU(0)) or direct (MUMPS LU)',
+        choices=('iterative', 'direct'))
 
     left_end: Vec3 | None = key('vec3', None, doc="m at the left end (default -u_L, the paper's)")
     right_end: Vec3 | None = key('vec3', None, doc="m at the right end (default +u_R, the paper's)")

@@ -17,7 +17,7 @@ u^{n+1}(z) = (u^n(z) + k v(z))/|u^n(z) + k v(z)|: |u| = 1 at the nodes to round-
 step. theta in [1/2, 1]; theta = 1 makes the exchange term unconditionally stable (the
 anisotropy, field and B_sd are explicit). The tangent space is a 2-dimensional basis per node
 (matrix Q, 3N x 2N over the moving nodes; held nodes are not unknowns), the reduced
-system Q^T A Q is solved by MUMPS.
+system Q^T A Q is solved by GMRES + ILU(0) (or MUMPS).
 
 Lengths in nm (c_ex carries 1e18), times in seconds, fields in tesla. u is P1 on the whole mesh;
 nodes outside the magnets (and in regions that do not move) are held fixed.
@@ -74,11 +74,20 @@ class LLG:
             with a moving magnet starts with the moving one's direction.
         B: applied field [T] (uniform).
         theta: 1/2 .. 1, the implicitness of the exchange term.
+        solver: "iterative" (GMRES + block Jacobi/ILU(0) on the reduced system, from the last
+            step's velocity: alpha_G M + skew + k c_ex K is well conditioned for the steps
+            that resolve the precession) or "direct" (MUMPS LU every step). PETSc options
+            with the prefix ``fem_spin_llg_`` reach it.
     """
 
-    def __init__(self, mesh, magnets: list, B=(0.0, 0.0, 0.0), theta: float = 1.0):
+    SOLVERS = ("iterative", "direct")
+
+    def __init__(self, mesh, magnets: list, B=(0.0, 0.0, 0.0), theta: float = 1.0,
+                 solver: str = "iterative"):
         if not 0.5 <= theta <= 1.0:
             raise ValueError(f"theta must be in [1/2, 1], got {theta!r}")
+        if solver not in self.SOLVERS:
+            raise ValueError(f"the LLG solver must be one of {self.SOLVERS}, got {solver!r}")
         magnets = [(with_ghosts(mesh, c), p, u0) for c, p, u0 in magnets]
         self.mesh, self.theta, self.magnets = mesh, theta, magnets
         comm = mesh.comm
@@ -127,10 +136,26 @@ class LLG:
         self.A = dolfinx.fem.petsc.create_matrix(self.a)
         self.b = dolfinx.fem.petsc.create_vector(self.U)
         self.ksp = PETSc.KSP().create(comm)
-        self.ksp.setType("preonly")
+        self.ksp.setOptionsPrefix("fem_spin_llg_")
         pc = self.ksp.getPC()
-        pc.setType("lu")
-        pc.setFactorSolverType("mumps")
+        if solver == "direct":
+            self.ksp.setType("preonly")
+            pc.setType("lu")
+            pc.setFactorSolverType("mumps")
+        else:
+            self.ksp.setType("gmres")
+            self.ksp.setTolerances(rtol=1e-10, atol=0.0, max_it=500)
+            self.ksp.setInitialGuessNonzero(True)
+            pc.setType("bjacobi")  # ILU(0) per rank (PETSc's default sub-solver)
+            # Without damping and exchange a node's 2 x 2 block is skew (zero diagonal): ILU's
+            # zero pivots are shifted, not fatal.
+            opts = PETSc.Options("fem_spin_llg_")
+            if not opts.hasName("sub_pc_factor_shift_type"):
+                opts["sub_pc_factor_shift_type"] = "nonzero"
+                self._own_options = ["sub_pc_factor_shift_type"]
+        self.ksp.setFromOptions()
+        self.solver = solver
+        self.iterations = 0  # of the last step's solve
         self.velocity = dolfinx.fem.Function(self.U, name="v")
         self.steps = 0
         # The reduced unknowns: 2 per moving owned node, numbered consecutively across ranks.
@@ -196,8 +221,17 @@ class LLG:
             self.reduced_mallocs = int(Ar.getInfo()["mallocs"])
             br, y = Ar.createVecs()
             Q.multTranspose(self.b, br)
+            Q.multTranspose(self.velocity.x.petsc_vec, y)  # the last velocity, projected: the guess
             self.ksp.setOperators(Ar)
             self.ksp.solve(br, y)
+            reason = self.ksp.getConvergedReason()
+            self.iterations = self.ksp.getIterationNumber()
+            if reason <= 0:
+                for obj in (Q, Ar, br, y):
+                    obj.destroy()
+                raise RuntimeError(f"the LLG step's {self.solver} solve did not converge (PETSc reason "
+                                   f"{reason}, {self.iterations} iterations, dt = {dt:.3g} s): take a "
+                                   "shorter dt_s, or [dynamics] llg_solver = \"direct\"")
             Q.mult(y, self.velocity.x.petsc_vec)
             self.velocity.x.scatter_forward()
             for obj in (Q, Ar, br, y):
@@ -227,6 +261,11 @@ class LLG:
         local = float(np.max(np.abs(np.linalg.norm(x[self.moving], axis=1) - 1.0), initial=0.0))
         return self.mesh.comm.allreduce(local, op=MPI.MAX)
 
+    _own_options: list = []
+
     def destroy(self) -> None:
         for obj in (self.ksp, self.A, self.b):
             obj.destroy()
+        opts = PETSc.Options("fem_spin_llg_")
+        for key in self._own_options:
+            opts.delValue(key)

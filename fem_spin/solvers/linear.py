@@ -11,7 +11,9 @@ import itertools
 import time
 from collections.abc import Mapping
 
-from fem_spin._backend import PETSc, dolfinx
+import numpy as np
+
+from fem_spin._backend import MPI, PETSc, dolfinx, ufl
 from fem_spin.progress import logger
 
 PRESETS: dict[str, dict[str, object]] = {
@@ -48,6 +50,16 @@ PRESETS: dict[str, dict[str, object]] = {
 _counter = itertools.count()
 
 
+def restrict(form: ufl.Form, cell_tags, ident: int) -> ufl.Form:
+    """The form's cell integrals on the cells tagged `ident` only (metadata kept)."""
+    integrals = []
+    for itg in form.integrals():
+        if itg.integral_type() != "cell" or itg.subdomain_id() not in ("everywhere", "otherwise"):
+            raise ValueError("restrict: only forms of plain cell integrals can be split by cells")
+        integrals.append(itg.reconstruct(subdomain_id=ident, subdomain_data=cell_tags))
+    return ufl.Form(integrals)
+
+
 class SolverError(RuntimeError):
     """The linear solve failed; the message names PETSc's reason and what to try."""
 
@@ -77,6 +89,7 @@ class LinearSolver:
                  petsc_options: Mapping[str, object] | None = None, name: str = "spin",
                  shell_pc=None):
         V = L.arguments()[0].ufl_function_space()
+        self.a_ufl = a
         self.a = dolfinx.fem.form(a)
         self.L = dolfinx.fem.form(L)
         self.bcs = list(bcs)
@@ -99,6 +112,16 @@ class LinearSolver:
             self.shell.attach(self.ksp)
         self.iterations = 0
         self._assembled = False
+        # Time stepping (issue 19): the part of `a` on cells whose coefficients never change,
+        # assembled once (`split`), and a preconditioner kept across reassemblies (`reuse`).
+        self._fixed = self._a_moving = self._native = None
+        self._owned = 0
+        self.reusing = False
+        self._fresh = {"iterations": 0, "seconds": 0.0, "setup": 0.0}  # the last fresh solve
+        self._excess = 0.0  # seconds of iterations beyond the fresh count since the last build
+        self._rebuild = True
+        self._kept = False
+        self.rebuilds = 0
         self.ksp.setMonitor(self._progress)
         self._t0 = self._last = 0.0
         self._r0 = 1.0
@@ -122,13 +145,66 @@ class LinearSolver:
                         its, rnorm / self._r0, rtol, now - self._t0)
             self._last = now
 
+    def split(self, cell_tags) -> None:
+        """Only the cells tagged 1 in `cell_tags` (meshtags of the cells, 0 elsewhere) have
+        coefficients that change between assemblies (a moving magnet's). Then `assemble_matrix`
+        starts from a on the other cells, assembled once, and adds a on the tagged cells only.
+        Both go through DOLFINx's own CSR matrix (its insertion is ~3x faster than PETSc's
+        MatSetValues for P2 vectors) and reach A in one MatSetValuesCOO. Call before the first
+        assembly. Costs two more copies of A's values and PETSc's COO maps."""
+        self._a_moving = dolfinx.fem.form(restrict(self.a_ufl, cell_tags, 1))
+        native = dolfinx.fem.create_matrix(self.a)  # blocked CSR, owned and ghost rows
+        dolfinx.fem.assemble_matrix(native, dolfinx.fem.form(restrict(self.a_ufl, cell_tags, 0)),
+                                    bcs=self.bcs)
+        self._fixed = native.data.copy()  # before the ghost rows are sent: summed each time
+        self._native = native
+        b0, b1 = native.block_size
+        rows, cols = native.index_map(0), native.index_map(1)
+        n = rows.size_local
+        ptr = native.indptr
+        nnz = int(ptr[n])
+        brow = rows.local_to_global(np.repeat(np.arange(n, dtype=np.int32), np.diff(ptr[: n + 1])))
+        bcol = cols.local_to_global(native.indices[:nnz].astype(np.int32))
+        # the entries of the owned rows in native.data's order: block (row, col), then a, b
+        i = b0 * brow[:, None, None] + np.arange(b0)[None, :, None] + 0 * np.arange(b1)[None, None, :]
+        j = b1 * bcol[:, None, None] + 0 * np.arange(b0)[None, :, None] + np.arange(b1)[None, None, :]
+        self._owned = nnz * b0 * b1
+        self.A.setPreallocationCOO(i.reshape(-1).astype(PETSc.IntType), j.reshape(-1).astype(PETSc.IntType))
+
+    def reuse(self) -> None:
+        """Keep the preconditioner across reassemblies while it pays: a kept one is rebuilt when
+        the time its extra iterations have cost since the last build (against that build's
+        count) exceeds what the build itself cost (set-up in the assembly and in the solve),
+        the rule that is never worse than twice the best schedule in hindsight. A direct solve
+        ("preonly") becomes GMRES preconditioned by the kept factorization (one iteration while
+        fresh, a few as the operator drifts). Times are the slowest rank's (one decision)."""
+        if self.ksp.getType() == "preonly":
+            self.ksp.setType("gmres")
+            self.ksp.setTolerances(rtol=1e-10, max_it=200)
+        self.reusing = True
+
     def assemble_matrix(self) -> None:
-        self.A.zeroEntries()
-        dolfinx.fem.petsc.assemble_matrix(self.A, self.a, bcs=self.bcs)
+        if self._fixed is None:
+            self.A.zeroEntries()
+            dolfinx.fem.petsc.assemble_matrix(self.A, self.a, bcs=self.bcs)
+        else:  # the fixed cells' part, plus the moving cells' (Dirichlet rows zeroed, diag set 1)
+            native = self._native
+            native.data[:] = self._fixed
+            dolfinx.fem.assemble_matrix(native, self._a_moving, bcs=self.bcs)
+            native.scatter_reverse()
+            self.A.setValuesCOO(native.data[: self._owned], addv=PETSc.InsertMode.INSERT_VALUES)
         self.A.assemble()
         self._assembled = True
+        keep = self.reusing and not self._rebuild
+        self.ksp.getPC().setReusePreconditioner(keep)
+        self._kept = keep
+        if keep:
+            return
+        self.rebuilds += self.reusing
+        start = time.perf_counter()
         if self.shell is not None and hasattr(self.shell, "operator_assembled"):
             self.shell.operator_assembled(self.A)
+        self._fresh["setup"] = time.perf_counter() - start
 
     def assemble_vector(self) -> None:
         with self.b.localForm() as b_local:
@@ -153,6 +229,14 @@ class LinearSolver:
         u.x.scatter_forward()
         reason = self.ksp.getConvergedReason()
         self.iterations = self.ksp.getIterationNumber()
+        if self.reusing:
+            if self._should_rebuild(reason, time.perf_counter() - self._t0) and self._kept and reason <= 0:
+                # gone stale: once more, from zero, with a fresh one
+                logger.info("  solve: %s with the kept preconditioner; rebuilding it",
+                            reason_name(reason))
+                u.x.array[:] = 0.0
+                self.assemble_matrix()
+                return self.solve(u)
         if reason <= 0:
             degree = self.L.function_spaces[0].element.basix_element.degree
             other = "direct" if self.preset != "direct" else ("iterative" if degree >= 2 else "blr")
@@ -163,9 +247,28 @@ class LinearSolver:
         logger.debug("KSP %s: %s in %d iterations", self.prefix, reason_name(reason), self.iterations)
         return u
 
+    def _should_rebuild(self, reason: int, seconds: float) -> bool:
+        """After a solve with `reuse`: the rebuild decision for the next assembly (see reuse)."""
+        comm = self.A.comm.tompi4py()
+        seconds = comm.allreduce(seconds, op=MPI.MAX)
+        fresh = self._fresh
+        if not self._kept:  # a fresh preconditioner: the reference count and its build's cost
+            fresh.update(iterations=self.iterations, seconds=seconds,
+                         setup=comm.allreduce(fresh["setup"], op=MPI.MAX))
+            self._excess, self._rebuild = 0.0, False
+        else:
+            per_iteration = seconds / max(self.iterations, 1)
+            build = fresh["setup"] + max(fresh["seconds"] - fresh["iterations"] * per_iteration, 0.0)
+            self._excess += max(self.iterations - fresh["iterations"], 0) * per_iteration
+            self._rebuild = self._excess > build
+        if reason <= 0:
+            self._rebuild = True
+        return self._rebuild
+
     def destroy(self) -> None:
         for obj in (self.ksp, self.A, self.b):
             obj.destroy()
+        self._native = self._fixed = None
         if self.shell is not None:
             self.shell.release()
         opts = PETSc.Options()
