@@ -87,7 +87,8 @@ def region_of(spec: MaterialSection | RegionSection, source, m_eq: str = "zero",
     return Region(material=material_of(spec), magnetization=source, B=_vec(B) or (0.0, 0.0, 0.0),
                   D_components=_vec(spec.D_components_m2_per_s),
                   tau_components=_vec(spec.tau_components_s), m_eq=m_eq,
-                  polarization=spec.P or 0.0, sigma=spec.sigma_S_per_m, Ms=spec.Ms_A_per_m)
+                  polarization=spec.P or 0.0, sigma=spec.sigma_S_per_m, Ms=spec.Ms_A_per_m,
+                  theta_SH=spec.theta_SH or 0.0)
 
 
 @takes_case

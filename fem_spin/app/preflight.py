@@ -27,13 +27,46 @@ def preflight(case: Case, ranks: int = 1, ranks_on_node: int | None = None) -> t
     """Every check that needs no mesh: resolution, the mesh-size estimate, a given mesh file or
     a device's file. Returns (warnings or None, the case with geometry.dim from a device's file).
     Raises CaseError (or another InputError)."""
+    check_spin_hall(case)
     if isinstance(case.geometry, DeviceSection):
-        return None, case.replace("geometry", dim=check_device_file(case))
+        case = case.replace("geometry", dim=check_device_file(case))
+        check_spin_hall(case)
+        return None, case
     warning = check_resolution(case, material_from(case))
     check_size(case, ranks=ranks, ranks_on_node=ranks_on_node)
     if case.geometry.mesh_file is not None:
         check_mesh_file(case)
     return warning, case
+
+
+@takes_case
+def check_spin_hall(case: Case) -> None:
+    """A spin Hall angle needs a charge current that it can turn into a transverse spin current:
+    with no drive, a zero uniform current, or (1D) a current along the mesh's only axis, the
+    source would be silently nothing. `geometry.dim` of a device is checked once known."""
+    tables = ({f"regions.{n}": r for n, r in case.regions.items()} if isinstance(case.geometry, DeviceSection)
+              else {"material": case.material})
+    hall = {where: spec.theta_SH for where, spec in tables.items() if spec.theta_SH}
+    if not hall:
+        return
+    where, theta = next(iter(hall.items()))
+    head = f"[{where}] theta_SH = {theta!r}: a spin Hall source"
+    drive = case.current.drive
+    if drive == "none":
+        raise CaseError(f"{head} needs a charge current: set current.drive = 'uniform' (with "
+                        "j_A_per_m2) or 'solved' (with contacts)" + (
+                            "" if isinstance(case.geometry, DeviceSection)
+                            else " in a device (geometry.kind = 'gmsh')"))
+    j = case.current.j_A_per_m2
+    shown = f"current.j_A_per_m2 = [{', '.join(f'{c:g}' for c in j)}]" if j is not None else ""
+    if drive == "uniform" and not any(j):
+        raise CaseError(f"{head} has no current: {shown}")
+    if case.geometry.dim == 1 and (drive == "solved" or not (j[1] or j[2])):
+        what = "a solved current" if drive == "solved" else shown
+        raise CaseError(f"{head} in a 1D device needs the current across the line (its spin "
+                        f"current flows across the charge current), and {what} flows along it: "
+                        "use drive = 'uniform' with a y or z component (the line is the film's "
+                        "thickness, the current in its plane)")
 
 
 def floor_sig(x: float, digits: int = 3) -> str:

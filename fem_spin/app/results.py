@@ -102,11 +102,66 @@ def region_summaries(problem: SpinProblem) -> dict[str, dict[str, Any]]:
         return {}
     regions = RegionIntegrals(dom, quadrature_degree=problem.form.quadrature_degree)
     m, T = problem.m, problem.torque()
-    return {name: {"volume_nm": regions.volumes[name],
-                   "mean_m": [regions.integral(m[i], name) / regions.volumes[name] for i in range(3)],
-                   "mean_abs_m": regions.integral(ufl.sqrt(ufl.dot(m, m)), name) / regions.volumes[name],
-                   "torque_integral": [regions.integral(T[i], name) for i in range(3)]}
-            for name in regions.names}
+    out = {name: {"volume_nm": regions.volumes[name],
+                  "mean_m": [regions.integral(m[i], name) / regions.volumes[name] for i in range(3)],
+                  "mean_abs_m": regions.integral(ufl.sqrt(ufl.dot(m, m)), name) / regions.volumes[name],
+                  "torque_integral": [regions.integral(T[i], name) for i in range(3)]}
+           for name in regions.names}
+    for name, sot in spin_orbit_torques(problem, regions, out).items():
+        out[name]["spin_orbit_torque"] = sot
+    return out
+
+
+def spin_orbit_torques(problem: SpinProblem, regions: RegionIntegrals, summaries: dict) -> dict:
+    """Per magnet touching a region with a spin Hall angle: p, the unit moment direction of the
+    spin Hall current injected into it (int S_SH.n_in dA, `injected_flux`: theta_SH j_e x n for a
+    flat interface of normal n into the magnet), its mean direction u, and the torque_integral T
+    split into its damping-like part T.(p - (p.u)u)/|..| (towards p) and its field-like part
+    T.(u x p)/|u x p| (docs/conventions.md). None of these when p is along u (no split)."""
+    from fem_spin.physics.integrals import injected_flux
+
+    j_e = problem.current
+    if j_e is None or not isinstance(problem.regions, dict):
+        return {}
+    if not isinstance(j_e, dolfinx.fem.Function):
+        j_e = dolfinx.fem.Constant(problem.domain.mesh,
+                                   dolfinx.default_scalar_type(tuple(np.asarray(j_e, float))))
+    source = problem.coef.spin_hall(j_e)
+    magnets = [n for n in regions.names if problem.regions[n].magnetization is not None]
+    if source is None or not magnets:
+        return {}
+    flux = injected_flux(problem.domain, source, magnets, problem.form.quadrature_degree)
+    out = {}
+    M = problem.coef.M
+    for name in magnets:
+        size = float(np.linalg.norm(flux[name]))
+        if size == 0.0:  # no spin Hall region touches this magnet
+            continue
+        p = flux[name] / size
+        u = np.array([regions.integral(M[i], name) for i in range(3)])
+        u = u / (np.linalg.norm(u) or 1.0)
+        T = np.array(summaries[name]["torque_integral"])
+        a, b = p - (p @ u) * u, np.cross(u, p)
+        sin = float(np.linalg.norm(b))
+        dl = float(T @ a) / sin if sin > 1e-9 else None
+        fl = float(T @ b) / sin if sin > 1e-9 else None
+        out[name] = {"p": p.tolist(), "u": u.tolist(), "injected_spin_current": flux[name].tolist(),
+                     "damping_like": dl, "field_like": fl,
+                     "field_like_over_damping_like": fl / dl if dl else None}
+    return out
+
+
+def torque_columns(summary: dict) -> dict[str, float | None]:
+    """One table row's worth of a summary's spin-orbit torques (damping_like_NAME,
+    field_like_NAME, ratio_NAME per magnet), e.g. for a sweep's table."""
+    row = {}
+    for name, reg in summary.get("regions", {}).items():
+        sot = reg.get("spin_orbit_torque")
+        if sot:
+            row[f"damping_like_{name}"] = sot["damping_like"]
+            row[f"field_like_{name}"] = sot["field_like"]
+            row[f"ratio_{name}"] = sot["field_like_over_damping_like"]
+    return row
 
 
 def boundary_currents(problem: SpinProblem) -> dict[str, list[float]]:
@@ -187,15 +242,21 @@ UNITS_SI = {  # with a charge-current drive (MODEL.md, "Charge-current drive")
     "m": "spin accumulation in A/m (magnetization of the conduction electrons)",
     "abs_m": "|m| in A/m",
     "T": "torque density omega0 M/M0 x m in A/(m s): the sd torque on M (dM/dt)",
-    "J": "spin current J[k, j] = -Dt^{kp} d_j m^p - P (muB/e) mu u^k j_e^j in A/s (magnetization "
-         "flux): k the spin component, j the spatial direction; ParaView's components 0..8 are "
-         "k*3 + j",
+    "J": "spin current J[k, j] = -Dt^{kp} d_j m^p - P (muB/e) mu u^k j_e^j - theta_SH (muB/e) "
+         "eps_kjl j_e^l in A/s (magnetization flux): k the spin component, j the spatial "
+         "direction; ParaView's components 0..8 are k*3 + j",
     "B_sd": "equivalent field of the accumulation on M, -omega0 m/(gamma Ms), in T",
     "V": "electric potential in V",
     "j_e": "charge (conventional) current density in A/m^2; electrons flow the other way",
     "profile.csv": "m in A/m along the line (s_nm from its start)",
     "regions": "volume_nm in nm^dim; mean_m in A/m; torque_integral in A/(m s) nm^dim",
     "boundary_spin_currents": "outward int J.n dA in A/s nm^(dim-1)",
+    "spin_orbit_torque": "per magnet touching a spin Hall region (theta_SH): p, the unit moment "
+                         "direction the spin Hall current injects (theta_SH j_e x n, n into the "
+                         "magnet); u, the magnet's mean direction; damping_like = T.(p - (p.u)u)/"
+                         "|u x p| (towards p) and field_like = T.(u x p)/|u x p| of T = "
+                         "torque_integral, in A/(m s) nm^dim; injected_spin_current = int S_SH.n "
+                         "dA in A/s nm^(dim-1)",
 }
 RING_FRAME = ("ring: files hold global x, y, z components; fem_spin.geometry.ring.ring_components turns "
               "them into (tangent, outward normal, z) along the loop")

@@ -176,6 +176,11 @@ class MaterialSection:
         doc='saturation magnetization (the equivalent field B_sd = -omega0 m/(gamma Ms) in tesla; '
             'needed by [dynamics])',
         check=positive)
+    theta_SH: float = key('float', 0.0, unit='-',
+        doc='spin Hall angle (charge-current drive): the spin current gains theta_SH (muB/e) [j_e]x, '
+            'moments theta_SH (muB/e) j_e x n across a surface of normal n; > 0 for Pt, < 0 for Ta '
+            'and W (BORIS\'s sign; docs/conventions.md)',
+        check=in_range(-1, 1))
     A_ex_J_per_m: float | None = key('float', None, unit='J/m',
         doc='[dynamics]: exchange stiffness (default 0)',
         check=non_negative)
@@ -252,11 +257,6 @@ class DynamicsSection:
     allow_long: bool = key('bool', False,
         doc='run even when t_end_s / dt_s is more than 1e6 steps (a typo in dt_s is refused '
             'before any work otherwise)')
-
-
-@dataclass(frozen=True, kw_only=True)
-class EndsSection:
-    """[boundary]: the slab's two ends."""
     reuse_solver: bool = key('bool', True,
         doc='per step, redo only what changed: the electron matrix on the moving magnets\' cells '
             'only, the preconditioner only when its extra iterations have cost more than a rebuild, '
@@ -265,6 +265,11 @@ class EndsSection:
     llg_solver: str = key('str', 'iterative',
         doc='the LLG step\'s tangent-plane system: iterative (GMRES + ILU(0)) or direct (MUMPS LU)',
         choices=('iterative', 'direct'))
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndsSection:
+    """[boundary]: the slab's two ends."""
 
     left_end: Vec3 | None = key('vec3', None, doc="m at the left end (default -u_L, the paper's)")
     right_end: Vec3 | None = key('vec3', None, doc="m at the right end (default +u_R, the paper's)")
@@ -349,6 +354,7 @@ class RegionSection:
     P: float | None = inherit(MaterialSection, 'P')
     sigma_S_per_m: float | None = inherit(MaterialSection, 'sigma_S_per_m')
     Ms_A_per_m: float | None = inherit(MaterialSection, 'Ms_A_per_m')
+    theta_SH: float | None = inherit(MaterialSection, 'theta_SH')
     A_ex_J_per_m: float | None = inherit(MaterialSection, 'A_ex_J_per_m')
     K_u_J_per_m3: float | None = inherit(MaterialSection, 'K_u_J_per_m3')
     K_axis: Vec3 | None = inherit(MaterialSection, 'K_axis')

@@ -49,6 +49,8 @@ class Region:
         polarization: current polarization P (charge-current drive; 0 in normal metals).
         sigma: conductivity [S/m] (solved charge current).
         Ms: saturation magnetization [A/m] (for the equivalent field B_sd of a magnet).
+        theta_SH: spin Hall angle (charge-current drive; > 0 for Pt, < 0 for Ta and W in
+            fem_spin's convention, which is BORIS's: docs/conventions.md).
     """
 
     material: Material
@@ -60,6 +62,7 @@ class Region:
     polarization: float = 0.0
     sigma: float | None = None
     Ms: float | None = None
+    theta_SH: float = 0.0
 
     def __post_init__(self) -> None:
         if self.m_eq not in ("zero", "magnetization"):
@@ -176,15 +179,40 @@ class Coefficients:
         return _cellwise(self.mesh, [(c, values[id(r)]) for c, r in self.regions])
 
     def drift(self, j_e) -> ufl.core.expr.Expr | None:
-        """The spin current carried by a charge current, S = -P (muB/e) mu u (x) j_e [A/s for m
-        in A/m], shape (3, gdim); None when no region is polarized. j_e [A/m^2]: a 3-vector
-        (Constant, Function or UFL expression), the conventional current. The minus: with e > 0
-        the electrons, whose majority moments lie along M for P > 0, flow along -j_e, and so does
-        the magnetization they carry (MODEL.md, "Charge-current drive"; docs/conventions.md)."""
-        if not any(r.polarization for _, r in self.regions):
+        """The spin current carried by a charge current [A/s for m in A/m], shape (3, gdim):
+        S = -P (muB/e) mu u (x) j_e plus the spin Hall part (`spin_hall`); None when no region
+        is polarized or has a spin Hall angle. j_e [A/m^2]: a 3-vector (Constant, Function or
+        UFL expression), the conventional current. The minus: with e > 0 the electrons, whose
+        majority moments lie along M for P > 0, flow along -j_e, and so does the magnetization
+        they carry (MODEL.md, "Charge-current drive"; docs/conventions.md). One S for both, so
+        the weak form, J in the outputs and the boundary fluxes all include the spin Hall term."""
+        S = None
+        if any(r.polarization for _, r in self.regions):
+            P = self.cellwise({id(r): r.polarization for _, r in self.regions})
+            S = -MUB_OVER_E * P * ufl.outer(self.M, j_e)
+        hall = self.spin_hall(j_e, full=True)
+        if hall is not None:
+            S = hall if S is None else S + hall
+        if S is None:
             return None
-        P = self.cellwise({id(r): r.polarization for _, r in self.regions})
-        S = -MUB_OVER_E * P * ufl.outer(self.M, j_e)
+        gdim = self.mesh.geometry.dim
+        return ufl.as_matrix([[S[k, j] for j in range(gdim)] for k in range(3)])
+
+    def spin_hall(self, j_e, full: bool = False) -> ufl.core.expr.Expr | None:
+        """The spin Hall spin current S^{kj} = -theta_SH (muB/e) eps_{kjl} j_e^l = theta_SH (muB/e)
+        [j_e]x^{kj} [A/s], magnetization (moment) flux of spin component k along space direction j;
+        shape (3, gdim) (3 x 3 with `full`); None when no region has a spin Hall angle. Across a
+        surface with normal n it carries the moment theta_SH (muB/e) j_e x n: for Pt (theta_SH > 0)
+        and j_e along +x, moments along -y flow up (+z) and pile up on the top surface (spins,
+        opposite to the moments, along +y). The sign is BORIS's (Lepadatu, Sci. Rep. 7, 12937
+        (2017): J_S = ... + theta_SHA (muB/e) sigma eps E, flow index first), rewritten with
+        fem_spin's spin index first; docs/conventions.md."""
+        if not any(r.theta_SH for _, r in self.regions):
+            return None
+        theta = self.cellwise({id(r): r.theta_SH for _, r in self.regions})
+        S = MUB_OVER_E * theta * cross_matrix(j_e)
+        if full:
+            return S
         gdim = self.mesh.geometry.dim
         return ufl.as_matrix([[S[k, j] for j in range(gdim)] for k in range(3)])
 

@@ -6,8 +6,9 @@ V^3 with
     (K A^-1 grad m, grad v) + (R m, v) + (omega x m, v) [+ (m - m_old, v)/dt, theta scheme]
         = (R m_eq, v) + (f, v) + t0 1e9 (S, grad v) - t0 1e9 <j_n, v>_Neumann,
 
-with A^-1 = (I - [alpha]x + alpha alpha^T)/(1 + |alpha|^2), S = -P (muB/e) mu u (x) j_e the spin
-current carried by a charge current (if any), and j_n = J.n the given outward normal total spin
+with A^-1 = (I - [alpha]x + alpha alpha^T)/(1 + |alpha|^2), S = -P (muB/e) mu u (x) j_e +
+theta_SH (muB/e) [j_e]x the spin current carried by a charge current (drift and spin Hall, if
+any; `Coefficients.drift`), and j_n = J.n the given outward normal total spin
 current on Neumann boundaries (zero elsewhere). The quadrature degree is
 fixed (UFL's estimate for the rational tensor would be needlessly high).
 """
