@@ -236,7 +236,9 @@ def test_adaptive_steps_meet_the_tolerance_and_log_rejections(caplog):
 @pytest.mark.mpi
 def test_stopped_dynamic_run_goes_on_from_its_checkpoint(comm_tmp, capfd):
     """A run stopped (as by SIGTERM) after 37 steps keeps its folder with a checkpoint and exits
-    143; the same command goes on from it and ends where an uninterrupted run ends (1e-9), with
+    143; the same command goes on from it and ends where an uninterrupted run ends (1e-7: the
+    restart has no kept preconditioner nor extrapolation history, and the electron solves stop
+    at 1e-8 of the right side; measured 8e-9), with
     the whole time series and table; adaptive steps on both."""
     from pathlib import Path
 
@@ -271,7 +273,7 @@ def test_stopped_dynamic_run_goes_on_from_its_checkpoint(comm_tmp, capfd):
         b = np.genfromtxt(comm_tmp / "parts" / "dynamics.csv", delimiter=",", names=True)
         assert len(a) == len(b) and np.allclose(a["t_s"], b["t_s"], rtol=1e-12)
         for c in ("u_x_layer_right", "u_y_layer_right", "u_z_layer_right"):
-            assert np.max(np.abs(a[c] - b[c])) < 1e-9
+            assert np.max(np.abs(a[c] - b[c])) < 1e-7
         assert a["rejected_steps"][-1] == b["rejected_steps"][-1]
         # the same entries, their times to 1e-6: the solvers keep state that a restart does not
         # have (a kept preconditioner, the last velocity as a start), and their tolerance, 1e-10
@@ -289,7 +291,8 @@ def test_stopped_dynamic_run_goes_on_from_its_checkpoint(comm_tmp, capfd):
 @pytest.mark.mpi
 def test_iterative_preset_in_the_loop():
     """The scalable preset (GMRES + p-multigrid, P2) in the coupled loop: the same trajectory
-    as MUMPS LU over 100 steps (the solves converge to 1e-10 relative)."""
+    as MUMPS LU over 100 steps to 5e-7 (the dynamics' electron solves stop at 1e-8 of the right
+    side; measured 6e-8)."""
     import tomllib
     from pathlib import Path
 
@@ -301,7 +304,7 @@ def test_iterative_preset_in_the_loop():
         finals[preset] = run_case(resolve_case(tomllib.loads(text)), None).summary["dynamics"]["final"]
     for c in "xyz":
         assert finals["iterative"][f"u_{c}_layer_right"] == pytest.approx(
-            finals["direct"][f"u_{c}_layer_right"], abs=1e-8)
+            finals["direct"][f"u_{c}_layer_right"], abs=5e-7)
     assert abs(finals["direct"]["u_y_layer_right"] - 1.0) > 1e-3  # it moved
 
 
