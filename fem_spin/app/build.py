@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from fem_spin._backend import MPI
+from fem_spin._backend import MPI, dolfinx
 from fem_spin.geometry.mesh import Domain, SlabGeometry, build_from_file, build_slab
 from fem_spin.io.case import CaseError
 from fem_spin.io.model import Case, takes_case
@@ -239,5 +239,50 @@ def llg_of(case: Case, problem: SpinProblem):
                    for n, r in case.regions.items() if r.magnet]
     else:
         magnets = [(None, params(case.material), direction(profile_from(case)))]
+    names = [n for n, r in case.regions.items() if r.magnet] if isinstance(case.geometry, DeviceSection) else []
+    demag = demag_of(case, dom, names) if demag_on(case) else None
     return LLG(dom.mesh, magnets, B=tuple(case.field.B_T), theta=case.dynamics.theta,
-               solver=case.dynamics.llg_solver)
+               solver=case.dynamics.llg_solver, demag=demag)
+
+
+@takes_case
+def demag_on(case: Case) -> bool:
+    """[dynamics] demag, or its default: on for a 3D device from a .geo file."""
+    if case.dynamics.demag is not None:
+        return case.dynamics.demag
+    geo = case.geometry
+    return isinstance(geo, DeviceSection) and geo.dim == 3 and Path(geo.file).suffix.lower() == ".geo"
+
+
+@takes_case
+def demag_of(case: Case, dom: Domain, magnets: list[str]):
+    """The demagnetizing field of a 3D .geo device's magnets (preflight checked the case): its
+    geometry meshed again inside an air ball and a shell, sized from the device mesh."""
+    from fem_spin.geometry.air import AirBox
+    from fem_spin.physics.device_fields import DeviceDemag, twin_domain
+
+    mesh, comm, dyn, geo = dom.mesh, dom.mesh.comm, case.dynamics, case.geometry
+    x = mesh.geometry.x
+    lo, hi = x.min(axis=0).copy(), x.max(axis=0).copy()
+    comm.Allreduce(MPI.IN_PLACE, lo, op=MPI.MIN)
+    comm.Allreduce(MPI.IN_PLACE, hi, op=MPI.MAX)
+    center = 0.5 * (lo + hi)
+    radius = comm.allreduce(float(np.max(np.linalg.norm(x - center, axis=1))), op=MPI.MAX)
+    h = dyn.demag_h_nm
+    if h is None:  # the device mesh's mean edge: 0.7 of its cells' mean diameter (longest edge)
+        tdim = mesh.topology.dim
+        n = mesh.topology.index_map(tdim).size_local
+        sizes = dolfinx.cpp.mesh.h(mesh._cpp_object, tdim, np.arange(n, dtype=np.int32))
+        h = 0.7 * comm.allreduce(float(sizes.sum()), op=MPI.SUM) / comm.allreduce(n, op=MPI.SUM)
+    R1 = dyn.demag_air * radius
+    unit = geo.unit_nm
+    box = AirBox(R1=R1 / unit, R2=dyn.demag_shell * R1 / unit, h_magnet=h / unit,
+                 h_far=max(h, R1 / 4) / unit, center=tuple(float(c) / unit for c in center))
+    twin = twin_domain(Path(geo.file), geo.parameters, box, comm)
+    if unit != 1.0:
+        twin.mesh.geometry.x[:] *= unit
+        twin.info.update(R1=R1, R2=dyn.demag_shell * R1, center=tuple(float(c) for c in center))
+    Ms = {n: case.regions[n].Ms_A_per_m for n in magnets}
+    cells = {n: dom.cell_tags.find(dom.cells[n]).astype(np.int32) for n in magnets}
+    # the two facetings of a curved face are up to ~h^2/(8 R) apart: points that far out count as in
+    return DeviceDemag(mesh, cells, twin, Ms, padding=0.2 * h)

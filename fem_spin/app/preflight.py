@@ -31,12 +31,32 @@ def preflight(case: Case, ranks: int = 1, ranks_on_node: int | None = None) -> t
     if isinstance(case.geometry, DeviceSection):
         case = case.replace("geometry", dim=check_device_file(case))
         check_spin_hall(case)
+        check_demag(case)
         return None, case
+    check_demag(case)
     warning = check_resolution(case, material_from(case))
     check_size(case, ranks=ranks, ranks_on_node=ranks_on_node)
     if case.geometry.mesh_file is not None:
         check_mesh_file(case)
     return warning, case
+
+
+@takes_case
+def check_demag(case: Case) -> None:
+    """[dynamics] demag = true needs what the method needs: a 3D device from a .geo file (it is
+    meshed again inside air; a .msh or .xdmf mesh cannot be), and a dynamic run."""
+    if not case.dynamics.demag:
+        return
+    head = "[dynamics] demag = true"
+    geo = case.geometry
+    if case.dynamics.t_end_s is None:
+        raise CaseError(f"{head} acts in the LLG: set dynamics.t_end_s (or drop demag)")
+    if not isinstance(geo, DeviceSection) or geo.dim != 3:
+        raise CaseError(f"{head} needs a 3D device (geometry.kind = 'gmsh' with a 3D .geo file); this "
+                        f"case is {'a ' + str(geo.dim) + 'D device' if isinstance(geo, DeviceSection) else geo.kind}")
+    if Path(geo.file).suffix.lower() != ".geo":
+        raise CaseError(f"{head} meshes the device again inside an air ball, which needs its .geo "
+                        f"script; geometry.file = {geo.file!r} is a mesh: give the .geo (or demag = false)")
 
 
 @takes_case

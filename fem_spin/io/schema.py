@@ -262,6 +262,20 @@ class DynamicsSection:
             'only, the preconditioner only when its extra iterations have cost more than a rebuild, '
             'each solve from m extrapolated from the last two steps (false: all of it every step; '
             'the same trajectory to 1e-6)')
+    demag: bool | None = key('bool', None,
+        doc='the demagnetizing field of the magnets in the LLG, computed on the device meshed again '
+            'inside an air ball and a shell that maps infinity (docs/magnetostatics.md); default: true '
+            'for a 3D device from a .geo file, false otherwise (false: no demag, as before)')
+    demag_h_nm: float | None = key('float', None, unit='nm',
+        doc='demag: element size in the device of its air-embedded mesh (default: the device mesh\'s '
+            'mean edge, 0.7 of its mean cell diameter)',
+        check=positive)
+    demag_air: float = key('float', 2.0, unit='-',
+        doc='demag: the air ball\'s radius over the device\'s (its farthest point from its centre)',
+        check=at_least(1.05))
+    demag_shell: float = key('float', 2.0, unit='-',
+        doc='demag: the shell\'s outer radius over the air ball\'s (the shell maps infinity)',
+        check=at_least(1.1))
     llg_solver: str = key('str', 'iterative',
         doc='the LLG step\'s tangent-plane system: iterative (GMRES + ILU(0)) or direct (MUMPS LU)',
         choices=('iterative', 'direct'))

@@ -74,6 +74,10 @@ class LLG:
             with a moving magnet starts with the moving one's direction.
         B: applied field [T] (uniform).
         theta: 1/2 .. 1, the implicitness of the exchange term.
+        demag: None, or a callable u -> B_d (a P1 Function on this U, tesla) giving the
+            demagnetizing field of u (fem_spin.physics.device_fields.DeviceDemag), evaluated
+            explicitly at the start of every step (and for the energies).
+        B_static: None, or a P1 Function on U [T] added to the field (the Oersted field).
         solver: "iterative" (GMRES + block Jacobi/ILU(0) on the reduced system, from the last
             step's velocity: alpha_G M + skew + k c_ex K is well conditioned for the steps
             that resolve the precession) or "direct" (MUMPS LU every step). PETSc options
@@ -83,7 +87,7 @@ class LLG:
     SOLVERS = ("iterative", "direct")
 
     def __init__(self, mesh, magnets: list, B=(0.0, 0.0, 0.0), theta: float = 1.0,
-                 solver: str = "iterative"):
+                 solver: str = "iterative", demag=None, B_static=None):
         if not 0.5 <= theta <= 1.0:
             raise ValueError(f"theta must be in [1/2, 1], got {theta!r}")
         if solver not in self.SOLVERS:
@@ -116,6 +120,9 @@ class LLG:
         self.K_u = _cellwise(mesh, [(c, p.K_u) for c, p in pairs])
         self.B = dolfinx.fem.Constant(mesh, dolfinx.default_scalar_type(tuple(B)))
         self.B_sd = dolfinx.fem.Function(self.U, name="B_sd")  # set by the coupling, tesla
+        self.demag, self.B_static = demag, B_static
+        self.B_demag = demag.B if demag is not None else None
+        self._demag_of = None  # the u whose B_demag is current
         self.k = dolfinx.fem.Constant(mesh, dolfinx.default_scalar_type(1e-13))
         # Which nodes move: lumped mass of the moving magnets > 0 (owned and ghost nodes).
         S1 = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
@@ -169,8 +176,23 @@ class LLG:
         self.reduced_mallocs = 0  # MatGetInfo's mallocs of the last step's Q^T A Q
 
     def field(self, u) -> ufl.core.expr.Expr:
-        """The explicit part of B_eff [T]: anisotropy, applied field and B_sd."""
-        return self.c_K * ufl.dot(u, self.e_K) * self.e_K + self.B + self.B_sd
+        """The explicit part of B_eff [T]: anisotropy, applied field and B_sd (and the
+        demagnetizing and Oersted fields when given; without them the form is as before)."""
+        B = self.c_K * ufl.dot(u, self.e_K) * self.e_K + self.B + self.B_sd
+        for extra in (self.B_demag, self.B_static):
+            if extra is not None:
+                B = B + extra
+        return B
+
+    def update_demag(self) -> None:
+        """B_demag of the current u, unless it is already (one Poisson solve; collective)."""
+        if self.demag is None:
+            return
+        x = self.u.x.array
+        stale = self._demag_of is None or not np.array_equal(x, self._demag_of)
+        if self.mesh.comm.allreduce(stale, op=MPI.LOR):
+            self.demag(self.u)
+            self._demag_of = x.copy()
 
     def _normalise(self, only=None) -> None:
         """|u| = 1 at the nodes (`only`: a mask of the nodes to touch; held nodes keep their bits)."""
@@ -205,6 +227,7 @@ class LLG:
     def step(self, dt: float) -> None:
         """One step of length dt [s]: the velocity in the tangent space, then renormalise."""
         self.k.value = dt
+        self.update_demag()
         self.A.zeroEntries()
         dolfinx.fem.petsc.assemble_matrix(self.A, self.a)
         self.A.assemble()
@@ -224,6 +247,8 @@ class LLG:
             Q.multTranspose(self.velocity.x.petsc_vec, y)  # the last velocity, projected: the guess
             self.ksp.setOperators(Ar)
             self.ksp.solve(br, y)
+            if self._own_options:  # read by the sub-solvers' first set-up: not left behind
+                self.destroy_options()
             reason = self.ksp.getConvergedReason()
             self.iterations = self.ksp.getIterationNumber()
             if reason <= 0:
@@ -252,6 +277,9 @@ class LLG:
         comm = self.mesh.comm
         e = {k: comm.allreduce(dolfinx.fem.assemble_scalar(f), op=MPI.SUM) * 1e-27
              for k, f in self._energy_forms.items()}
+        if self.demag is not None:  # of every magnet, held ones too (their part is constant)
+            self.update_demag()
+            e["demag_J"] = self.demag.energy()
         e["total_J"] = sum(e.values())
         return e
 
@@ -266,6 +294,10 @@ class LLG:
     def destroy(self) -> None:
         for obj in (self.ksp, self.A, self.b):
             obj.destroy()
+        self.destroy_options()
+
+    def destroy_options(self) -> None:
         opts = PETSc.Options("fem_spin_llg_")
         for key in self._own_options:
             opts.delValue(key)
+        self._own_options = []

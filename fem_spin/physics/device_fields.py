@@ -1,0 +1,145 @@
+"""The magnetostatic fields of a device, for its LLG: computed on an air-embedded twin of the
+device (the same geometry inside an air ball and a shell, fem_spin.geometry.air) and carried
+to the device mesh's nodes.
+
+The device mesh holds only conductors (the electrons live there); the demagnetizing field
+needs the space around the magnets. So the device's geometry file is meshed a second time with
+the air and shell added (`twin_domain`), and P1 fields cross between the two meshes by DOLFINx's
+non-matching interpolation (point location, in parallel): u from the device to the twin's
+magnets, H_d back to the device's magnet nodes. Flat faces are meshed the same in both, so
+their nodes coincide; on curved faces the two facetings differ by O(h^2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from fem_spin._backend import dolfinx
+from fem_spin.progress import logger
+
+MU0 = 4e-7 * np.pi
+
+
+class Transfer:
+    """A P1 vector field from one mesh onto chosen cells of another (non-matching meshes):
+    the point-location data is computed once (the meshes do not move)."""
+
+    def __init__(self, V_to, V_from, cells_to: np.ndarray, padding: float):
+        self.cells = np.asarray(cells_to, dtype=np.int32)
+        self.data = dolfinx.fem.create_interpolation_data(V_to, V_from, self.cells, padding=padding)
+
+    def __call__(self, f_to, f_from) -> None:
+        f_to.interpolate_nonmatching(f_from, self.cells, self.data)
+        f_to.x.scatter_forward()
+
+
+def twin_domain(path: Path, parameters: Mapping[str, float] | None, box, comm):
+    """The device's geometry file (.geo) meshed inside the air ball and shell of `box`
+    (fem_spin.geometry.air.AirBox): the device's regions keep their names; `air` and `shell`
+    are added."""
+    from fem_spin.geometry.air import embed
+    from fem_spin.geometry.mesh import load_gmsh_file, mesh_model
+
+    def add(gmsh) -> None:
+        load_gmsh_file(gmsh, path, dict(parameters or {}))
+        embed(gmsh, box)
+
+    dom = mesh_model(comm, add, gdim=3)
+    dom.info.update(kind="embedded", dim=3, R1=box.R1, R2=box.R2, center=tuple(box.center))
+    return dom
+
+
+def halo_pairs(V, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(halo node, inner node) pairs of a P1 space: the halo nodes are those of cells that
+    touch the given cells (`cells`, local + ghost) without being in them; each is paired with
+    the inner nodes it shares a cell with."""
+    dofs = V.dofmap.list
+    inner = np.zeros(V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts, dtype=bool)
+    inner[np.unique(dofs[cells])] = True
+    mine = np.zeros(len(dofs), dtype=bool)
+    mine[cells] = True
+    touching = dofs[~mine & inner[dofs].any(axis=1)]
+    halo, near = [], []
+    for row in touching:
+        for a in row[~inner[row]]:
+            for b in row[inner[row]]:
+                halo.append(a)
+                near.append(b)
+    return np.asarray(halo, dtype=np.int64), np.asarray(near, dtype=np.int64)
+
+
+def extend(f, halo: np.ndarray, near: np.ndarray) -> None:
+    """f (P1 vector, 0 outside a region) at the region's halo nodes := the mean of the region's
+    nodes next to them: a node of the other mesh just outside this one's faceting of a curved
+    face then reads the region's field, not its blend with the outside's zero."""
+    x = f.x.array.reshape(-1, f.function_space.dofmap.index_map_bs)
+    if len(halo):
+        sums = np.zeros((len(x), x.shape[1]))
+        np.add.at(sums, halo, x[near])
+        count = np.bincount(halo, minlength=len(x))
+        sel = count > 0
+        x[sel] = sums[sel] / count[sel, None]
+    f.x.scatter_forward()
+
+
+class DeviceDemag:
+    """B_d = mu0 H_d [T] of the device's magnets at the device's P1 nodes.
+
+    Args:
+        mesh: the device mesh (the LLG's).
+        device_cells: {region: cells of the device mesh (local + ghost)} of every magnet.
+        twin: the twin Domain (`twin_domain`).
+        Ms: {region: Ms [A/m]} of every magnet (held ones too: their field acts on the others).
+        padding: point-location tolerance [nm] between the two facetings.
+    """
+
+    def __init__(self, mesh, device_cells: Mapping[str, np.ndarray], twin, Ms: Mapping[str, float],
+                 padding: float = 1e-6, **demag):
+        from fem_spin.physics.magnetostatics import DemagField
+
+        U = dolfinx.fem.functionspace(mesh, ("Lagrange", 1, (3,)))  # the LLG's layout
+        self.field = DemagField.from_domain(twin, dict(Ms), **demag)
+        F = self.field.U
+        mesh = twin.mesh
+        tdim = mesh.topology.dim
+        twin_cells = np.unique(np.concatenate([twin.cell_tags.find(twin.cells[n]) for n in Ms]))
+        nlocal = mesh.topology.index_map(tdim).size_local
+        self._to_twin = Transfer(F, U, twin_cells[twin_cells < nlocal], padding)
+        cells = np.unique(np.concatenate([np.asarray(c) for c in device_cells.values()]))
+        dmesh = U.mesh
+        self._to_device = Transfer(U, F, cells[cells < dmesh.topology.index_map(tdim).size_local], padding)
+        self.B = dolfinx.fem.Function(U, name="B_demag")
+        self._u = dolfinx.fem.Function(F, name="u")
+        self._H = dolfinx.fem.Function(U)
+        self._Hx = dolfinx.fem.Function(F, name="H_extended")
+        self._halo = halo_pairs(F, twin_cells)
+        self.evaluations = 0
+        logger.info("demag: the magnets %s in an air-embedded twin of %d cells", ", ".join(Ms),
+                    mesh.topology.index_map(tdim).size_global)
+
+    def __call__(self, u) -> dolfinx.fem.Function:
+        """B_d [T] of the device direction u (P1 on the device) at the device's magnet nodes
+        (0 at the others)."""
+        self._to_twin(self._u, u)
+        H = self.field.compute(self._u)
+        self._Hx.x.array[:] = H.x.array
+        extend(self._Hx, *self._halo)
+        self._to_device(self._H, self._Hx)
+        self.B.x.array[:] = MU0 * self._H.x.array
+        self.B.x.scatter_forward()
+        self.evaluations += 1
+        return self.B
+
+    def energy(self) -> float:
+        """E_d = -(mu0/2) int M.H_d [J] of the last evaluation (on the twin, from phi)."""
+        return self.field.energy()
+
+    @property
+    def timings(self) -> dict:
+        return self.field.timings
+
+    def destroy(self) -> None:
+        self.field.destroy()
