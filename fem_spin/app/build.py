@@ -240,9 +240,23 @@ def llg_of(case: Case, problem: SpinProblem):
     else:
         magnets = [(None, params(case.material), direction(profile_from(case)))]
     names = [n for n, r in case.regions.items() if r.magnet] if isinstance(case.geometry, DeviceSection) else []
-    demag = demag_of(case, dom, names) if demag_on(case) else None
+    demag = oersted = None
+    if demag_on(case) or case.field.oersted:
+        twin, h = twin_of(case, dom)
+        cells = {n: dom.cell_tags.find(dom.cells[n]).astype(np.int32) for n in names}
+        # the two facetings of a curved face are up to ~h^2/(8 R) apart: points that far out count as in
+        if demag_on(case):
+            from fem_spin.physics.device_fields import DeviceDemag
+
+            demag = DeviceDemag(dom.mesh, cells, twin, {n: case.regions[n].Ms_A_per_m for n in names},
+                                padding=0.2 * h)
+        if case.field.oersted:
+            from fem_spin.physics.device_fields import DeviceOersted
+
+            oersted = DeviceOersted(dom.mesh, cells, twin, list(case.regions), problem.current,
+                                    padding=0.2 * h).B
     return LLG(dom.mesh, magnets, B=tuple(case.field.B_T), theta=case.dynamics.theta,
-               solver=case.dynamics.llg_solver, demag=demag)
+               solver=case.dynamics.llg_solver, demag=demag, B_static=oersted)
 
 
 @takes_case
@@ -255,11 +269,12 @@ def demag_on(case: Case) -> bool:
 
 
 @takes_case
-def demag_of(case: Case, dom: Domain, magnets: list[str]):
-    """The demagnetizing field of a 3D .geo device's magnets (preflight checked the case): its
-    geometry meshed again inside an air ball and a shell, sized from the device mesh."""
+def twin_of(case: Case, dom: Domain):
+    """(the air-embedded twin of a 3D .geo device, its element size in the device [nm]) for
+    the magnetostatic fields (preflight checked the case): the geometry meshed again inside
+    an air ball and a shell, sized from the device mesh."""
     from fem_spin.geometry.air import AirBox
-    from fem_spin.physics.device_fields import DeviceDemag, twin_domain
+    from fem_spin.physics.device_fields import twin_domain
 
     mesh, comm, dyn, geo = dom.mesh, dom.mesh.comm, case.dynamics, case.geometry
     x = mesh.geometry.x
@@ -282,7 +297,4 @@ def demag_of(case: Case, dom: Domain, magnets: list[str]):
     if unit != 1.0:
         twin.mesh.geometry.x[:] *= unit
         twin.info.update(R1=R1, R2=dyn.demag_shell * R1, center=tuple(float(c) for c in center))
-    Ms = {n: case.regions[n].Ms_A_per_m for n in magnets}
-    cells = {n: dom.cell_tags.find(dom.cells[n]).astype(np.int32) for n in magnets}
-    # the two facetings of a curved face are up to ~h^2/(8 R) apart: points that far out count as in
-    return DeviceDemag(mesh, cells, twin, Ms, padding=0.2 * h)
+    return twin, h

@@ -45,10 +45,19 @@ def preflight(case: Case, ranks: int = 1, ranks_on_node: int | None = None) -> t
 def check_demag(case: Case) -> None:
     """[dynamics] demag = true needs what the method needs: a 3D device from a .geo file (it is
     meshed again inside air; a .msh or .xdmf mesh cannot be), and a dynamic run."""
+    geo = case.geometry
+    if case.field.oersted:
+        head = "[field] oersted = true"
+        if case.current.drive == "none":
+            raise CaseError(f"{head} needs a charge current: set current.drive = 'uniform' or 'solved'")
+        if case.dynamics.t_end_s is None:
+            raise CaseError(f"{head} acts in the LLG: set dynamics.t_end_s (or drop oersted)")
+        if not isinstance(geo, DeviceSection) or geo.dim != 3 or Path(geo.file).suffix.lower() != ".geo":
+            raise CaseError(f"{head} needs a 3D device from a .geo file (it is meshed again inside an "
+                            "air ball)")
     if not case.dynamics.demag:
         return
     head = "[dynamics] demag = true"
-    geo = case.geometry
     if case.dynamics.t_end_s is None:
         raise CaseError(f"{head} acts in the LLG: set dynamics.t_end_s (or drop demag)")
     if not isinstance(geo, DeviceSection) or geo.dim != 3:

@@ -203,6 +203,9 @@ class FieldSection:
     B_T: Vec3 = key('vec3', (0.0, 0.0, 0.0), unit='T',
         doc='applied field B: precession -gamma B and tensor alpha = a0 mu u - (a0/omega0) gamma B '
             '(MODEL.md); per region: regions.NAME.B_T')
+    oersted: bool = key('bool', False,
+        doc='[dynamics]: the Oersted field of the charge current (uniform or solved) in the LLG of a 3D '
+            '.geo device, from the device meshed again inside air (as demag), computed once')
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fem_spin._backend import dolfinx
+from fem_spin._backend import MPI, dolfinx
 from fem_spin.progress import logger
 
 MU0 = 4e-7 * np.pi
@@ -143,3 +143,56 @@ class DeviceDemag:
 
     def destroy(self) -> None:
         self.field.destroy()
+
+
+class DeviceOersted:
+    """B_Oe [T] of the device's charge current at its magnets' P1 nodes (the current is
+    steady: computed once). j_e crosses to the twin as cell values (DG0), B back as P1.
+
+    Args:
+        mesh: the device mesh.
+        magnet_cells: {region: cells (local + ghost)} of the magnets where B is wanted.
+        twin: the twin Domain (`twin_domain`).
+        conductors: the regions that carry the current (every device region).
+        j: the current density [A/m^2]: a 3-vector (uniform drive) or a UFL expression on the
+            device mesh (the solved potential's -sigma grad V).
+    """
+
+    def __init__(self, mesh, magnet_cells: Mapping[str, np.ndarray], twin, conductors, j,
+                 padding: float = 1e-6):
+        from fem_spin.physics.magnetostatics import OerstedField
+
+        tdim = mesh.topology.dim
+        W = dolfinx.fem.functionspace(mesh, ("DG", 0, (3,)))
+        jd = dolfinx.fem.Function(W)
+        if isinstance(j, np.ndarray):
+            jd.x.array.reshape(-1, 3)[:] = j
+        else:
+            jd.interpolate(dolfinx.fem.Expression(j, W.element.interpolation_points))
+        jd.x.scatter_forward()
+        tmesh = twin.mesh
+        nt = tmesh.topology.index_map(tdim).size_local
+        Wt = dolfinx.fem.functionspace(tmesh, ("DG", 0, (3,)))
+        jt = dolfinx.fem.Function(Wt, name="j_e")
+        cond = np.unique(np.concatenate([twin.cell_tags.find(twin.cells[n]) for n in conductors]))
+        Transfer(Wt, W, cond[cond < nt], padding)(jt, jd)
+        field = OerstedField.from_domain(twin, list(conductors))
+        magnets = list(magnet_cells)
+        Bt = field.compute(j=jt, cells=[twin.cells[n] for n in magnets])
+        Bx = dolfinx.fem.Function(Bt.function_space)
+        Bx.x.array[:] = Bt.x.array
+        inner = np.unique(np.concatenate([twin.cell_tags.find(twin.cells[n]) for n in magnets]))
+        extend(Bx, *halo_pairs(Bx.function_space, inner))
+        U = dolfinx.fem.functionspace(mesh, ("Lagrange", 1, (3,)))
+        self.B = dolfinx.fem.Function(U, name="B_oersted")
+        cells = np.unique(np.concatenate([np.asarray(c) for c in magnet_cells.values()]))
+        Transfer(U, Bx.function_space, cells[cells < mesh.topology.index_map(tdim).size_local], padding)(self.B, Bx)
+        self.net_current = field.net_current
+        field.destroy()
+        comm = mesh.comm
+        n = U.dofmap.index_map.size_local
+        peak = comm.allreduce(float(np.max(np.linalg.norm(self.B.x.array.reshape(-1, 3)[:n], axis=1),
+                                           initial=0.0)), op=MPI.MAX)
+        self.peak_T = peak
+        logger.info("Oersted field of the charge current in the magnets %s: up to %.3g mT",
+                    ", ".join(magnets), 1e3 * peak)

@@ -274,6 +274,9 @@ class LLG:
                 ("exchange_J", self.A_ex * NM2_PER_M2 * ufl.inner(ufl.grad(u), ufl.grad(u))),
                 ("anisotropy_J", -self.K_u * ufl.dot(u, self.e_K) ** 2),
                 ("zeeman_J", -self.Ms * ufl.dot(u, self.B)))}
+            if self.B_static is not None:
+                self._energy_forms["oersted_J"] = dolfinx.fem.form(
+                    -self.Ms * ufl.dot(u, self.B_static) * self.dx(1))
         comm = self.mesh.comm
         e = {k: comm.allreduce(dolfinx.fem.assemble_scalar(f), op=MPI.SUM) * 1e-27
              for k, f in self._energy_forms.items()}
