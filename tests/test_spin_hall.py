@@ -353,6 +353,27 @@ def test_bad_spin_hall_input_is_one_line(comm_tmp, capfd, old, new, words):
         assert words in line, line
 
 
+@pytest.mark.mpi
+def test_sweep_table_has_the_torques(comm_tmp):
+    """A sweep over theta_SH of the 1D Pt/Co stack: sweep.csv has each magnet's damping-like,
+    field-like and ratio columns. They are measured along the injected p, which reverses with
+    theta_SH, so they are the same for +-theta_SH (the torque itself reverses: see the sign
+    tests) and nonzero."""
+    import csv
+
+    from test_cli import run, write_case
+
+    path = write_case(comm_tmp, STACK_CASE.format(geo=ROOT / "demos" / "pt_co_stack.geo"))
+    out = comm_tmp / "sweep"
+    assert run("sweep", path, "--param", "regions.Pt.theta_SH=0.1,-0.1", "-o", out, "-q") == 0
+    if RANK == 0:
+        with open(out / "sweep.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert {"damping_like_Co", "field_like_Co", "ratio_Co"} <= set(rows[0])
+        a, b = (float(r["damping_like_Co"]) for r in rows)
+        assert a > 0 and b == pytest.approx(a, rel=1e-9)
+
+
 STACK_CASE = """
 [geometry]
 kind = "gmsh"

@@ -15,6 +15,7 @@ from fem_spin.io.case import CaseError, resolve_case, set_value
 from fem_spin.io.output import atomic_dir
 from fem_spin.io.model import as_case
 from fem_spin.progress import logger
+from fem_spin.app.results import torque_columns
 from fem_spin.app.runner import run_case
 
 
@@ -89,7 +90,7 @@ def run_sweep(cases: list, output: Path, overwrite: bool = False,
             s = res.summary
             rows.append({**dict(combo), "dofs": s["dofs"],
                          **{f"max_abs_m_{c}": v for c, v in (s.get("max_abs_m") or {}).items()},
-                         "solve_s": s["timings_s"].get("solve", np.nan)})
+                         **torque_columns(s), "solve_s": s["timings_s"].get("solve", np.nan)})
         if comm.rank == 0:
             write_table(tmp / "sweep.csv", rows)
             plot_sweep(tmp, [run_name(c) for c, _ in cases])
