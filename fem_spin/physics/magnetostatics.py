@@ -46,7 +46,7 @@ import numpy as np
 from fem_spin._backend import MPI, PETSc, dolfinx, ufl
 from fem_spin.io.output import sample
 from fem_spin.progress import logger
-from fem_spin.solvers.linear import SolverError, reason_name
+from fem_spin.solvers.linear import SolverError, prefixed_ksp, reason_name
 
 MU0 = 1.25663706212e-6  # vacuum permeability [T m/A] (CODATA 2018)
 NM3_PER_M3 = 1e27
@@ -161,15 +161,7 @@ class ShellPoisson:
         self.b = dolfinx.fem.petsc.create_vector(self.V)
         self.options = {**DEFAULT_OPTIONS, **(petsc_options or {})}
         self.prefix = f"fem_spin_{name}{next(_counter)}_"
-        self.ksp = PETSc.KSP().create(self.comm)
-        self.ksp.setOptionsPrefix(self.prefix)
-        opts = PETSc.Options()
-        opts.prefixPush(self.prefix)
-        for key, value in self.options.items():
-            opts[key] = value
-        opts.prefixPop()
-        self.ksp.setOperators(self.A)
-        self.ksp.setFromOptions()  # command-line options under the prefix win
+        self.ksp = prefixed_ksp(self.A, self.prefix, self.options)  # the command line's win
         self.ksp.setInitialGuessNonzero(True)
         self.ksp.setUp()  # GAMG's hierarchy, once for every evaluation
         self.setup_s = self.comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)

@@ -50,6 +50,21 @@ PRESETS: dict[str, dict[str, object]] = {
 _counter = itertools.count()
 
 
+def prefixed_ksp(A: PETSc.Mat, prefix: str, options: Mapping[str, object]) -> PETSc.KSP:
+    """A KSP on A whose options live under its own prefix: `options` are put there first, so
+    the command line's -<prefix>... options (read by setFromOptions) win over them."""
+    ksp = PETSc.KSP().create(A.comm)
+    ksp.setOptionsPrefix(prefix)
+    opts = PETSc.Options()
+    opts.prefixPush(prefix)
+    for key, value in options.items():
+        opts[key] = value
+    opts.prefixPop()
+    ksp.setOperators(A)
+    ksp.setFromOptions()
+    return ksp
+
+
 def restrict(form: ufl.Form, cell_tags, ident: int) -> ufl.Form:
     """The form's cell integrals on the cells tagged `ident` only (metadata kept)."""
     integrals = []
@@ -98,15 +113,7 @@ class LinearSolver:
         self.prefix = f"fem_spin_{name}{next(_counter)}_"
         self.A = dolfinx.fem.petsc.create_matrix(self.a)
         self.b = dolfinx.fem.petsc.create_vector(V)
-        self.ksp = PETSc.KSP().create(self.A.comm)
-        self.ksp.setOptionsPrefix(self.prefix)
-        opts = PETSc.Options()
-        opts.prefixPush(self.prefix)
-        for key, value in self.options.items():
-            opts[key] = value
-        opts.prefixPop()
-        self.ksp.setOperators(self.A)
-        self.ksp.setFromOptions()  # command-line -fem_spin_*_ options win over presets
+        self.ksp = prefixed_ksp(self.A, self.prefix, self.options)
         self.shell = shell_pc(self.prefix, self.bcs) if shell_pc is not None else None
         if self.shell is not None:
             self.shell.attach(self.ksp)
