@@ -411,3 +411,29 @@ def test_transient_electrons_case_key():
     with pytest.raises(CaseError, match="electrons"):
         resolve_case(tomllib.loads(text.replace("rho = 0.01", 'rho = 0.01\nelectrons = "transient"\n'
                                                 "tolerance = 1e-3")))
+
+
+@pytest.mark.mpi
+def test_relax_stops_at_equilibrium_or_says_it_did_not(comm_tmp, capfd):
+    """[dynamics] relax: damping only, until the largest torque is below relax_torque_T. The
+    spin valve's free layer (started along y, easy axis and field along z) relaxes onto +z
+    (u_z > 0.999) and stops early with relaxed = true; with t_end_s too short for that, the
+    result is written and the run says so, exit 1."""
+    from pathlib import Path
+
+    geo = Path(__file__).resolve().parents[1] / "meshes" / "slab.geo"
+    base = DYN_CASE.format(geo=geo, rho=0.0).replace("[dynamics]", "[dynamics]\nrelax = true\n"
+                                                     "relax_torque_T = 1e-4")
+    text = base.replace("t_end_s = 1e-10", "t_end_s = 2e-9")
+    assert run("run", write_case(comm_tmp, text), "-o", comm_tmp / "ok", "-q") == 0
+    if RANK == 0:
+        s = json.loads((comm_tmp / "ok" / "summary.json").read_text())["dynamics"]
+        assert s["relaxed"] and s["max_torque_T"] < 1e-4 and s["steps"] < 2000, s
+        assert s["final"]["u_z_layer_right"] > 0.999, s["final"]
+    capfd.readouterr()
+    short = base.replace("t_end_s = 1e-10", "t_end_s = 2e-12")
+    assert run("run", write_case(comm_tmp, short, name="short.toml"), "-o", comm_tmp / "short", "-q") == 1
+    err = capfd.readouterr().err
+    if RANK == 0:
+        assert "relax did not converge" in err and "relax_torque_T" in err, err
+        assert (comm_tmp / "short" / "summary.json").is_file()

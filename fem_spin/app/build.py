@@ -256,7 +256,8 @@ def llg_of(case: Case, problem: SpinProblem):
             oersted = DeviceOersted(dom.mesh, cells, twin, list(case.regions), problem.current,
                                     padding=0.2 * h).B
     return LLG(dom.mesh, magnets, B=tuple(case.field.B_T), theta=case.dynamics.theta,
-               solver=case.dynamics.llg_solver, demag=demag, B_static=oersted)
+               solver=case.dynamics.llg_solver, demag=demag, B_static=oersted,
+               precession=not case.dynamics.relax)
 
 
 @takes_case

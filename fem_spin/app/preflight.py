@@ -46,6 +46,9 @@ def check_demag(case: Case) -> None:
     """[dynamics] demag = true needs what the method needs: a 3D device from a .geo file (it is
     meshed again inside air; a .msh or .xdmf mesh cannot be), and a dynamic run."""
     geo = case.geometry
+    if case.dynamics.relax and case.dynamics.electrons == "transient":
+        raise CaseError("[dynamics] relax = true drops the precession and the time: the electrons must be "
+                        "quasi-static (electrons = 'transient' given)")
     if case.field.oersted:
         head = "[field] oersted = true"
         if case.current.drive == "none":

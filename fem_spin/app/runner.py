@@ -13,8 +13,8 @@ import numpy as np
 from fem_spin._backend import MPI
 from fem_spin.app.build import build_domain, llg_of, make_problem, material_from
 from fem_spin.app.preflight import check_resumable, check_size, preflight, report_stale_partials
-from fem_spin.app.results import (RunResult, check_finite, draw_pictures, peak_memory_mb, profile_samples,
-                                  run_summary, versions, write_results)
+from fem_spin.app.results import (ResultError, RunResult, check_finite, draw_pictures, peak_memory_mb,
+                                  profile_samples, run_summary, versions, write_results)
 from fem_spin.io.output import atomic_dir, sample
 from fem_spin.io.model import Case, as_case, takes_case
 from fem_spin.io.schema import DeviceSection
@@ -87,6 +87,8 @@ def run_case(case: Case | Mapping, output: Path | None, overwrite: bool = False,
             summary["dynamics"] = {"steps": len(rows) - 1, "final": rows[-1],
                                    "rejected_steps": rows[-1]["rejected_steps"],
                                    "max_norm_error": rows.max_norm_error}
+            if case.dynamics.relax:
+                summary["dynamics"].update(relaxed=rows.relaxed, max_torque_T=rows.max_torque_T)
         result = RunResult(problem, output, summary, values)
         if output is not None:
             with stage("write", comm, timings):
@@ -106,6 +108,12 @@ def run_case(case: Case | Mapping, output: Path | None, overwrite: bool = False,
         summary["timings_s"]["pictures"] = drawn
         write_summary(summary, Path(output), comm)
     logger.info("results in %s", shown_as or output)
+    if case.dynamic and case.dynamics.relax and not rows.relaxed:
+        dyn = case.dynamics
+        raise ResultError(f"[dynamics] relax did not converge by t_end_s = {dyn.t_end_s:g} s: the largest "
+                          f"torque is {rows.max_torque_T:.3g} T, above relax_torque_T = {dyn.relax_torque_T:g} "
+                          f"T; the last state is in {shown_as or output} (a longer t_end_s or a larger dt_s "
+                          "goes further)")
     return result
 
 
@@ -138,7 +146,7 @@ def run_coupled(case: Case, problem: SpinProblem, folder: Path | None):
                             vtx=case.output.vtx, tolerance=dyn.tolerance,
                             checkpoint_every=dyn.checkpoint_every,
                             held=[n for n, r in case.regions.items() if r.magnet and not r.dynamic],
-                            si=case.driven)
+                            si=case.driven, relax_torque=dyn.relax_torque_T if dyn.relax else None)
     finally:
         coupling.destroy()
         llg.destroy()

@@ -265,6 +265,13 @@ class DynamicsSection:
             'only, the preconditioner only when its extra iterations have cost more than a rebuild, '
             'each solve from m extrapolated from the last two steps (false: all of it every step; '
             'the same trajectory to 1e-6)')
+    relax: bool = key('bool', False,
+        doc='relax to equilibrium instead: damping only (no precession), until the largest torque '
+            '|u x B_eff| on the moving nodes is below relax_torque_T (t_end_s is the limit: not relaxed '
+            'by then is exit 1, with the last state written)')
+    relax_torque_T: float = key('float', 1e-4, unit='T',
+        doc='relax: the largest torque |u x B_eff| left at equilibrium',
+        check=positive)
     demag: bool | None = key('bool', None,
         doc='the demagnetizing field of the magnets in the LLG, computed on the device meshed again '
             'inside an air ball and a shell that maps infinity (docs/magnetostatics.md); default: true '

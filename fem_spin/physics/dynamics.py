@@ -197,6 +197,7 @@ class Table:
         self.count = resume["rows"] if resume else 0
         self.last = resume["last_row"] if resume else None
         self.max_norm_error = resume["max_norm_error"] if resume else 0.0
+        self.relaxed, self.max_torque_T = False, None  # relaxation's verdict (run_dynamics)
         self._rows: list[dict] = []
         self._fh = self._writer = None
         if path is not None and comm.rank == 0:
@@ -312,7 +313,7 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
                  callback: Callable[[float, Coupling], None] | None = None,
                  tolerance: float | None = None, checkpoint_every: int = 0,
                  stop_after: int | None = None, held: list[str] | None = None,
-                 si: bool = False) -> Table:
+                 si: bool = False, relax_torque: float | None = None) -> Table:
     """Integrate from t = 0 (or a checkpoint in folder) to t_end [s]; returns the table of rows.
 
     Fixed steps dt, or adaptive ones (`tolerance`: step doubling, dt the first step). With a
@@ -323,7 +324,9 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
     which a later call with the same folder goes on. `stop_after`: act as if SIGTERM came
     after this many steps (tests). `held`: the regions among `regions` whose magnet is held
     (their u in the table is their constant M/M0). `si`: the series' fields carry SI names
-    (m_A_per_m, T_A_per_m_s), as fields.pvd does with a charge-current drive.
+    (m_A_per_m, T_A_per_m_s), as fields.pvd does with a charge-current drive. `relax_torque`
+    [T]: stop early, at the first step whose largest torque (LLG.max_torque) is below it; the
+    table's `relaxed` and `max_torque_T` say whether and where it stopped.
     """
     from fem_spin.parallel import Terminated, on_sigterm, restore_sigterm
 
@@ -401,10 +404,13 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
                     rejected += rej
                     n += 1
                     t = t + h if t_end - (t + h) > 1e-9 * t_end else t_end
-                write = n % output_every == 0 or t >= t_end
+                if relax_torque is not None:
+                    rows.max_torque_T = llg.max_torque()
+                    rows.relaxed = rows.max_torque_T < relax_torque
+                write = n % output_every == 0 or t >= t_end or rows.relaxed
                 record(t, err, write, coupling.update_accumulation(needed=write, t=t))
                 now = time.perf_counter()
-                if n - n_start == 1 or now - last_log >= PROGRESS_EVERY_S or t >= t_end:
+                if n - n_start == 1 or now - last_log >= PROGRESS_EVERY_S or t >= t_end or rows.relaxed:
                     # rank 0's clock alone decides: logging is not collective
                     last_log, per_step = now, (now - wall) / (n - n_start)
                     left = (nsteps - n) * per_step if fixed else \
@@ -413,6 +419,10 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
                                 "about %s to t_end, E = %.4g J%s", n, t, t_end, rows[-1]["dt_s"],
                                 per_step, now - wall, duration(left), rows[-1]["total_J"],
                                 f", {rejected} rejected" if not fixed else "")
+                if rows.relaxed:
+                    logger.info("  relaxed at t = %.4g s (step %d): the largest torque %.3g T is below "
+                                "%.3g T", t, n, rows.max_torque_T, relax_torque)
+                    break
                 stop = comm.allreduce(flag["stop"] or n == stop_after, op=MPI.LOR)
                 if folder is not None and (stop or checkpoint_every and n % checkpoint_every == 0) \
                         and t < t_end:

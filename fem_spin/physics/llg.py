@@ -78,6 +78,8 @@ class LLG:
             demagnetizing field of u (fem_spin.physics.device_fields.DeviceDemag), evaluated
             explicitly at the start of every step (and for the energies).
         B_static: None, or a P1 Function on U [T] added to the field (the Oersted field).
+        precession: False drops u x v (relaxation: alpha_G v = gamma P_T B_eff, steepest
+            descent of the energy at the rate gamma/alpha_G).
         solver: "iterative" (GMRES + block Jacobi/ILU(0) on the reduced system, from the last
             step's velocity: alpha_G M + skew + k c_ex K is well conditioned for the steps
             that resolve the precession) or "direct" (MUMPS LU every step). PETSc options
@@ -87,7 +89,7 @@ class LLG:
     SOLVERS = ("iterative", "direct")
 
     def __init__(self, mesh, magnets: list, B=(0.0, 0.0, 0.0), theta: float = 1.0,
-                 solver: str = "iterative", demag=None, B_static=None):
+                 solver: str = "iterative", demag=None, B_static=None, precession: bool = True):
         if not 0.5 <= theta <= 1.0:
             raise ValueError(f"theta must be in [1/2, 1], got {theta!r}")
         if solver not in self.SOLVERS:
@@ -135,7 +137,12 @@ class LLG:
         self.moving = (w.array > 0) & (np.linalg.norm(self.u.x.array.reshape(-1, 3), axis=1) > 0)
         v, phi = ufl.TrialFunction(self.U), ufl.TestFunction(self.U)
         un = self.u
-        a = ((self.alpha * ufl.inner(v, phi) + ufl.inner(ufl.cross(un, v), phi)) * self.dxv(1)
+        lumped = self.alpha * ufl.inner(v, phi)
+        if precession:
+            lumped = lumped + ufl.inner(ufl.cross(un, v), phi)
+        self.precession = precession
+        self._alpha_max = max((p.alpha_G for _, p, _ in magnets if p.dynamic), default=0.0)
+        a = (lumped * self.dxv(1)
              + self.theta * self.k * self.c_ex * ufl.inner(ufl.grad(v), ufl.grad(phi)) * self.dx(1))
         L = (-self.c_ex * ufl.inner(ufl.grad(un), ufl.grad(phi)) * self.dx(1)
              + GAMMA * ufl.inner(self.field(un), phi) * self.dxv(1))
@@ -285,6 +292,15 @@ class LLG:
             e["demag_J"] = self.demag.energy()
         e["total_J"] = sum(e.values())
         return e
+
+    def max_torque(self) -> float:
+        """The largest |u x B_eff| [T] over the moving nodes, from the last step's velocity:
+        alpha_G |v|/gamma without precession (|v| sqrt(1 + alpha_G^2)/gamma with it), taking
+        the largest alpha_G of the moving magnets."""
+        v = self.velocity.x.array.reshape(-1, 3)[self.moving]
+        top = self.mesh.comm.allreduce(float(np.max(np.linalg.norm(v, axis=1), initial=0.0)), op=MPI.MAX)
+        a = self._alpha_max
+        return top * (a if not self.precession else np.sqrt(1 + a * a)) / GAMMA
 
     def max_norm_error(self) -> float:
         """max | |u(z)| - 1 | over the magnet nodes (every rank)."""
