@@ -107,12 +107,12 @@ def test_prolate_spheroid_relaxes_onto_its_long_axis():
     exp(-gamma 0.24 T t/2): theta 60 -> 8 degrees in 100 ps (<u_z> > 0.95 asserted)."""
     th = np.radians(60.0)
     case_text = text(c=16.0, h=2.5, alpha=1.0, direction=(np.sin(th), 0.0, np.cos(th)), t_end=1e-10,
-                     dt=2e-12)
+                     dt=4e-12)
     case, problem, llg = build(case_text)
     from fem_spin.physics.dynamics import Coupling, run_dynamics
 
     c = Coupling(problem, llg, 0.0)
-    rows = list(run_dynamics(c, 1e-10, 2e-12, regions=["magnet"]))
+    rows = list(run_dynamics(c, 1e-10, 4e-12, regions=["magnet"]))
     c.destroy()
     llg.destroy()
     E = np.array([r["total_J"] for r in rows])
