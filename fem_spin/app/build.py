@@ -233,17 +233,17 @@ def llg_of(case: Case, problem: SpinProblem):
         return u0
 
     dom = problem.domain
+    cells = {}  # a device's magnets: their cells
     if isinstance(case.geometry, DeviceSection):
-        magnets = [(dom.cell_tags.find(dom.cells[n]).astype(np.int32), params(r, r.dynamic),
-                    direction(problem.regions[n].magnetization))
-                   for n, r in case.regions.items() if r.magnet]
+        cells = {n: dom.cell_tags.find(dom.cells[n]).astype(np.int32) for n, r in case.regions.items() if r.magnet}
+        magnets = [(c, params(case.regions[n], case.regions[n].dynamic),
+                    direction(problem.regions[n].magnetization)) for n, c in cells.items()]
     else:
         magnets = [(None, params(case.material), direction(profile_from(case)))]
-    names = [n for n, r in case.regions.items() if r.magnet] if isinstance(case.geometry, DeviceSection) else []
+    names = list(cells)
     demag = oersted = None
     if demag_on(case) or case.field.oersted:
         twin, h = twin_of(case, dom)
-        cells = {n: dom.cell_tags.find(dom.cells[n]).astype(np.int32) for n in names}
         # the two facetings of a curved face are up to ~h^2/(8 R) apart: points that far out count as in
         if demag_on(case):
             from fem_spin.physics.device_fields import DeviceDemag

@@ -85,14 +85,8 @@ class Coupling:
             self.solver = p.make_solver(form.bilinear(), form.linear())
         # Nothing reads m between outputs when no B_sd acts and the electrons carry no state.
         self.couples = self._bsd is not None or self._m_old is not None
-        if self.reuse:
-            mesh = self.problem.domain.mesh
-            tdim = mesh.topology.dim
-            cmap = mesh.topology.index_map(tdim)
-            marker = np.zeros(cmap.size_local + cmap.num_ghosts, dtype=np.int32)
-            marker[self.llg.cells_moving] = 1
-            self.solver.split(dolfinx.mesh.meshtags(mesh, tdim, np.arange(len(marker), dtype=np.int32),
-                                                    marker))
+        if self.reuse:  # the LLG's cell tags: 1 moving magnets, 2 held ones, 0 the rest
+            self.solver.split(self.llg.cell_tags, moving=1, fixed=(0, 2))
             self.solver.reuse()
             self.solver.ksp.setInitialGuessNonzero(True)
             if "ksp_rtol" not in (self.problem.petsc_options or {}):

@@ -108,6 +108,7 @@ class LLG:
             marker[idx] = 1 if p.dynamic else 2
         self.cells_moving = np.flatnonzero(marker == 1).astype(np.int32)
         tags = dolfinx.mesh.meshtags(mesh, tdim, np.arange(ncells, dtype=np.int32), marker)
+        self.cell_tags = tags  # 1 moving magnets, 2 held ones, 0 elsewhere
         self.dx = ufl.Measure("dx", domain=mesh, subdomain_data=tags)
         self.dxv = ufl.Measure("dx", domain=mesh, subdomain_data=tags,
                                metadata={"quadrature_rule": "vertex", "quadrature_degree": 1})

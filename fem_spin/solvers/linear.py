@@ -65,8 +65,9 @@ def prefixed_ksp(A: PETSc.Mat, prefix: str, options: Mapping[str, object]) -> PE
     return ksp
 
 
-def restrict(form: ufl.Form, cell_tags, ident: int) -> ufl.Form:
-    """The form's cell integrals on the cells tagged `ident` only (metadata kept)."""
+def restrict(form: ufl.Form, cell_tags, ident: int | tuple[int, ...]) -> ufl.Form:
+    """The form's cell integrals on the cells tagged `ident` (one tag or several) only
+    (metadata kept)."""
     integrals = []
     for itg in form.integrals():
         if itg.integral_type() != "cell" or itg.subdomain_id() not in ("everywhere", "otherwise"):
@@ -152,16 +153,17 @@ class LinearSolver:
                         its, rnorm / self._r0, rtol, now - self._t0)
             self._last = now
 
-    def split(self, cell_tags) -> None:
-        """Only the cells tagged 1 in `cell_tags` (meshtags of the cells, 0 elsewhere) have
-        coefficients that change between assemblies (a moving magnet's). Then `assemble_matrix`
+    def split(self, cell_tags, moving: int, fixed: tuple[int, ...]) -> None:
+        """Only the cells tagged `moving` in `cell_tags` (meshtags of every cell; the others
+        are tagged one of `fixed`) have coefficients that change between assemblies (a moving
+        magnet's). Then `assemble_matrix`
         starts from a on the other cells, assembled once, and adds a on the tagged cells only.
         Both go through DOLFINx's own CSR matrix (its insertion is ~3x faster than PETSc's
         MatSetValues for P2 vectors) and reach A in one MatSetValuesCOO. Call before the first
         assembly. Costs two more copies of A's values and PETSc's COO maps."""
-        self._a_moving = dolfinx.fem.form(restrict(self.a_ufl, cell_tags, 1))
+        self._a_moving = dolfinx.fem.form(restrict(self.a_ufl, cell_tags, moving))
         native = dolfinx.fem.create_matrix(self.a)  # blocked CSR, owned and ghost rows
-        dolfinx.fem.assemble_matrix(native, dolfinx.fem.form(restrict(self.a_ufl, cell_tags, 0)),
+        dolfinx.fem.assemble_matrix(native, dolfinx.fem.form(restrict(self.a_ufl, cell_tags, fixed)),
                                     bcs=self.bcs)
         self._fixed = native.data.copy()  # before the ghost rows are sent: summed each time
         self._native = native
