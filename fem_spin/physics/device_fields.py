@@ -36,6 +36,16 @@ class Transfer:
         f_to.x.scatter_forward()
 
 
+def region_cells(domain, names) -> np.ndarray:
+    """The cells (local + ghost) of a Domain's named regions."""
+    return np.unique(np.concatenate([domain.cell_tags.find(domain.cells[n]) for n in names])).astype(np.int32)
+
+
+def owned(mesh, cells: np.ndarray) -> np.ndarray:
+    """The owned ones of local cell indices (where a non-matching interpolation writes)."""
+    return cells[cells < mesh.topology.index_map(mesh.topology.dim).size_local]
+
+
 def twin_domain(path: Path, parameters: Mapping[str, float] | None, box, comm):
     """The device's geometry file (.geo) meshed inside the air ball and shell of `box`
     (fem_spin.geometry.air.AirBox): the device's regions keep their names; `air` and `shell`
@@ -103,14 +113,10 @@ class DeviceDemag:
         U = dolfinx.fem.functionspace(mesh, ("Lagrange", 1, (3,)))  # the LLG's layout
         self.field = DemagField.from_domain(twin, dict(Ms), **demag)
         F = self.field.U
-        mesh = twin.mesh
-        tdim = mesh.topology.dim
-        twin_cells = np.unique(np.concatenate([twin.cell_tags.find(twin.cells[n]) for n in Ms]))
-        nlocal = mesh.topology.index_map(tdim).size_local
-        self._to_twin = Transfer(F, U, twin_cells[twin_cells < nlocal], padding)
+        twin_cells = region_cells(twin, Ms)
+        self._to_twin = Transfer(F, U, owned(twin.mesh, twin_cells), padding)
         cells = np.unique(np.concatenate([np.asarray(c) for c in device_cells.values()]))
-        dmesh = U.mesh
-        self._to_device = Transfer(U, F, cells[cells < dmesh.topology.index_map(tdim).size_local], padding)
+        self._to_device = Transfer(U, F, owned(U.mesh, cells), padding)
         self.B = dolfinx.fem.Function(U, name="B_demag")
         self._u = dolfinx.fem.Function(F, name="u")
         self._H = dolfinx.fem.Function(U)
@@ -118,7 +124,7 @@ class DeviceDemag:
         self._halo = halo_pairs(F, twin_cells)
         self.evaluations = 0
         logger.info("demag: the magnets %s in an air-embedded twin of %d cells", ", ".join(Ms),
-                    mesh.topology.index_map(tdim).size_global)
+                    twin.mesh.topology.index_map(twin.mesh.topology.dim).size_global)
 
     def __call__(self, u) -> dolfinx.fem.Function:
         """B_d [T] of the device direction u (P1 on the device) at the device's magnet nodes
@@ -162,7 +168,6 @@ class DeviceOersted:
                  padding: float = 1e-6):
         from fem_spin.physics.magnetostatics import OerstedField
 
-        tdim = mesh.topology.dim
         W = dolfinx.fem.functionspace(mesh, ("DG", 0, (3,)))
         jd = dolfinx.fem.Function(W)
         if isinstance(j, np.ndarray):
@@ -170,23 +175,19 @@ class DeviceOersted:
         else:
             jd.interpolate(dolfinx.fem.Expression(j, W.element.interpolation_points))
         jd.x.scatter_forward()
-        tmesh = twin.mesh
-        nt = tmesh.topology.index_map(tdim).size_local
-        Wt = dolfinx.fem.functionspace(tmesh, ("DG", 0, (3,)))
+        Wt = dolfinx.fem.functionspace(twin.mesh, ("DG", 0, (3,)))
         jt = dolfinx.fem.Function(Wt, name="j_e")
-        cond = np.unique(np.concatenate([twin.cell_tags.find(twin.cells[n]) for n in conductors]))
-        Transfer(Wt, W, cond[cond < nt], padding)(jt, jd)
+        Transfer(Wt, W, owned(twin.mesh, region_cells(twin, conductors)), padding)(jt, jd)
         field = OerstedField.from_domain(twin, list(conductors))
         magnets = list(magnet_cells)
         Bt = field.compute(j=jt, cells=[twin.cells[n] for n in magnets])
         Bx = dolfinx.fem.Function(Bt.function_space)
         Bx.x.array[:] = Bt.x.array
-        inner = np.unique(np.concatenate([twin.cell_tags.find(twin.cells[n]) for n in magnets]))
-        extend(Bx, *halo_pairs(Bx.function_space, inner))
+        extend(Bx, *halo_pairs(Bx.function_space, region_cells(twin, magnets)))
         U = dolfinx.fem.functionspace(mesh, ("Lagrange", 1, (3,)))
         self.B = dolfinx.fem.Function(U, name="B_oersted")
         cells = np.unique(np.concatenate([np.asarray(c) for c in magnet_cells.values()]))
-        Transfer(U, Bx.function_space, cells[cells < mesh.topology.index_map(tdim).size_local], padding)(self.B, Bx)
+        Transfer(U, Bx.function_space, owned(mesh, cells), padding)(self.B, Bx)
         self.net_current = field.net_current
         field.destroy()
         comm = mesh.comm
