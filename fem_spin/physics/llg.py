@@ -31,6 +31,7 @@ import numpy as np
 
 from fem_spin._backend import MPI, PETSc, dolfinx, ufl
 from fem_spin.physics.coefficients import GAMMA, _cellwise, with_ghosts
+from fem_spin.progress import logger
 
 NM2_PER_M2 = 1e18
 
@@ -80,6 +81,8 @@ class LLG:
         B_static: None, or a P1 Function on U [T] added to the field (the Oersted field).
         precession: False drops u x v (relaxation: alpha_G v = gamma P_T B_eff, steepest
             descent of the energy at the rate gamma/alpha_G).
+        order: 1 (the theta scheme) or 2 (the second-order tangent-plane scheme: theta = 1/2,
+            see `_forms`; fixed steps, with precession).
         solver: "iterative" (GMRES + block Jacobi/ILU(0) on the reduced system, from the last
             step's velocity: alpha_G M + skew + k c_ex K is well conditioned for the steps
             that resolve the precession) or "direct" (MUMPS LU every step). PETSc options
@@ -89,7 +92,8 @@ class LLG:
     SOLVERS = ("iterative", "direct")
 
     def __init__(self, mesh, magnets: list, B=(0.0, 0.0, 0.0), theta: float = 1.0,
-                 solver: str = "iterative", demag=None, B_static=None, precession: bool = True):
+                 solver: str = "iterative", demag=None, B_static=None, precession: bool = True,
+                 order: int = 1):
         if not 0.5 <= theta <= 1.0:
             raise ValueError(f"theta must be in [1/2, 1], got {theta!r}")
         if solver not in self.SOLVERS:
@@ -136,18 +140,23 @@ class LLG:
             self.u.interpolate(u0, cells0=cells)
         self._normalise()
         self.moving = (w.array > 0) & (np.linalg.norm(self.u.x.array.reshape(-1, 3), axis=1) > 0)
-        v, phi = ufl.TrialFunction(self.U), ufl.TestFunction(self.U)
-        un = self.u
-        lumped = self.alpha * ufl.inner(v, phi)
-        if precession:
-            lumped = lumped + ufl.inner(ufl.cross(un, v), phi)
         self.precession = precession
         self._alpha_max = max((p.alpha_G for _, p, _ in magnets if p.dynamic), default=0.0)
-        a = (lumped * self.dxv(1)
-             + self.theta * self.k * self.c_ex * ufl.inner(ufl.grad(v), ufl.grad(phi)) * self.dx(1))
-        L = (-self.c_ex * ufl.inner(ufl.grad(un), ufl.grad(phi)) * self.dx(1)
-             + GAMMA * ufl.inner(self.field(un), phi) * self.dxv(1))
-        self.a, self.L = dolfinx.fem.form(a), dolfinx.fem.form(L)
+        self._alpha_max0 = self._alpha_max
+        self._alpha0 = (self.alpha.value.copy() if isinstance(self.alpha, dolfinx.fem.Constant)
+                        else self.alpha.x.array.copy())
+        if order not in (1, 2):
+            raise ValueError(f"the LLG's order must be 1 or 2, got {order!r}")
+        if order == 2 and not precession:
+            raise ValueError("the second-order step needs the precession term (relaxation is first order)")
+        self.order = order
+        # order 2: the explicit fields at t_n + k/2, extrapolated from this step and the last
+        # (weight k/(2 k_prev); 0 until a previous step exists)
+        self._w = dolfinx.fem.Constant(mesh, dolfinx.default_scalar_type(0.0))
+        self._prev = None  # (u, B_sd, B_demag) Functions of the last step, and its k
+        self._prev_k = None
+        self._compiled: dict = {}
+        self.a, self.L = self._forms(precession, order)
         self.A = dolfinx.fem.petsc.create_matrix(self.a)
         self.b = dolfinx.fem.petsc.create_vector(self.U)
         self.ksp = PETSc.KSP().create(comm)
@@ -182,6 +191,91 @@ class LLG:
         self._reduced_offset = comm.exscan(count) or 0
         self._reduced_global = comm.allreduce(count)
         self.reduced_mallocs = 0  # MatGetInfo's mallocs of the last step's Q^T A Q
+
+    def _forms(self, precession: bool, order: int):
+        """The compiled (a, L) of one variant of the step (cached: stages switch between them).
+
+        Order 1: the theta scheme of the module docstring. Order 2 (Alouges, Kritsikis &
+        Toussaint 2014, TPS2): theta = 1/2, the explicit fields extrapolated to t_n + k/2, and
+        the damping alpha_G + (k/2) lambda with lambda = u.(gamma B_eff) = gamma u.B - c_ex
+        |grad u|^2. Testing the LLG at the midpoint in the tangent space of u^n leaves exactly
+        that term: P(u^n) P(u^{n+1/2}) B = P(u^n) B - (k/2)(u.B) du/dt + O(k^2). Without it
+        theta = 1/2 is first order (docs/magnetostatics.md has the measured orders)."""
+        key = (precession, order)
+        if key in self._compiled:
+            return self._compiled[key]
+        v, phi = ufl.TrialFunction(self.U), ufl.TestFunction(self.U)
+        un = self.u
+        theta = self.theta if order == 1 else 0.5
+        damping = self.alpha
+        field = self.field(un)
+        if order == 2:
+            if self._prev is None:
+                self._prev = tuple(dolfinx.fem.Function(self.U) for _ in range(3))
+            u0, sd0, d0 = self._prev
+            w = self._w
+            lam = GAMMA * ufl.dot(field, un) - self.c_ex * ufl.inner(ufl.grad(un), ufl.grad(un))
+            # alpha + k lambda/2 < 0 (a step far longer than the exchange time of the finest
+            # structure) would make the damping pump energy: held at alpha/2 there
+            damping = ufl.max_value(self.alpha + 0.5 * self.k * lam, 0.5 * self.alpha)
+            star = un + w * (un - u0)
+            field = self.c_K * ufl.dot(star, self.e_K) * self.e_K + self.B \
+                + self.B_sd + w * (self.B_sd - sd0)
+            if self.B_demag is not None:
+                field = field + self.B_demag + w * (self.B_demag - d0)
+            if self.B_static is not None:
+                field = field + self.B_static
+        lumped = damping * ufl.inner(v, phi)
+        if precession:
+            lumped = lumped + ufl.inner(ufl.cross(un, v), phi)
+        elif self.demag is not None and hasattr(self.demag, "tensor"):
+            # Relaxation: the local part of B_d, -mu0 Ms N u, taken implicitly. It vanishes with
+            # v at equilibrium (the relaxed state is the same) and lets the steps be long: the
+            # explicit field alone limits them to gamma mu0 Ms dt/alpha_G < ~1 (a film's
+            # out-of-plane mode), while its slow modes take hundreds of those steps.
+            lumped = lumped + self.k * GAMMA * ufl.inner(ufl.dot(self._relax_tensor(), v), phi)
+        a = (lumped * self.dxv(1)
+             + theta * self.k * self.c_ex * ufl.inner(ufl.grad(v), ufl.grad(phi)) * self.dx(1))
+        L = (-self.c_ex * ufl.inner(ufl.grad(un), ufl.grad(phi)) * self.dx(1)
+             + GAMMA * ufl.inner(field, phi) * self.dxv(1))
+        self._compiled[key] = (dolfinx.fem.form(a), dolfinx.fem.form(L))
+        return self._compiled[key]
+
+    def _relax_tensor(self) -> dolfinx.fem.Constant:
+        """mu0 Ms N [T] of the demag's magnets (computed once, three solves)."""
+        if getattr(self, "_N", None) is None:
+            N = self.demag.tensor()
+            self._demag_of = None  # those solves replaced the potential of u
+            self._N = dolfinx.fem.Constant(self.mesh, dolfinx.default_scalar_type(
+                4e-7 * np.pi * max(self.demag.Ms.values()) * N))
+            logger.info("relax: the demag's local part mu0 Ms N implicit, N = diag(%.4f, %.4f, %.4f) "
+                        "(off-diagonal up to %.2g)", *np.diag(N), np.max(np.abs(N - np.diag(np.diag(N)))))
+        return self._N
+
+    def set_stage(self, B=None, alpha_G: float | None = None, precession: bool | None = None,
+                  order: int | None = None) -> None:
+        """Change what a stage of a run changes: the applied field [T], the damping of every
+        moving magnet, the precession (off: relaxation) and the order of the step. The
+        order-2 history starts again (a jump of B or alpha_G is not extrapolated across)."""
+        if B is not None:
+            self.B.value[:] = B
+        # alpha_G None: each magnet's own damping again (after a stage that changed it)
+        if isinstance(self.alpha, dolfinx.fem.Constant):
+            self.alpha.value = self._alpha0 if alpha_G is None else alpha_G
+        else:
+            self.alpha.x.array[:] = self._alpha0
+            if alpha_G is not None:
+                dofs = self.alpha.function_space.dofmap.list[self.cells_moving].reshape(-1)
+                self.alpha.x.array[dofs] = alpha_G
+            self.alpha.x.scatter_forward()
+        self._alpha_max = self._alpha_max0 if alpha_G is None else alpha_G
+        precession = self.precession if precession is None else precession
+        order = self.order if order is None else order
+        if order == 2 and not precession:
+            raise ValueError("the second-order step needs the precession term (relaxation is first order)")
+        self.precession, self.order = precession, order
+        self.a, self.L = self._forms(precession, order)
+        self._prev_k = None
 
     def field(self, u) -> ufl.core.expr.Expr:
         """The explicit part of B_eff [T]: anisotropy, applied field and B_sd (and the
@@ -236,6 +330,8 @@ class LLG:
         """One step of length dt [s]: the velocity in the tangent space, then renormalise."""
         self.k.value = dt
         self.update_demag()
+        if self.order == 2:
+            self._w.value = 0.0 if self._prev_k is None else 0.5 * dt / self._prev_k
         self.A.zeroEntries()
         dolfinx.fem.petsc.assemble_matrix(self.A, self.a)
         self.A.assemble()
@@ -269,6 +365,11 @@ class LLG:
             self.velocity.x.scatter_forward()
             for obj in (Q, Ar, br, y):
                 obj.destroy()
+        if self.order == 2:  # this step's explicit fields are the next one's history
+            for old, new in zip(self._prev, (self.u, self.B_sd, self.B_demag)):
+                if new is not None:
+                    old.x.array[:] = new.x.array
+            self._prev_k = dt
         self.u.x.array[:] += dt * self.velocity.x.array
         self._normalise(self.moving)
         self.steps += 1
