@@ -56,6 +56,9 @@ def source_of(p, ring_side: float | None = None):
         return magn.Uniform(tuple(p.direction))
     if p.profile == "wall":
         return magn.RotatingWall(theta=p.theta_deg, width=p.width_nm, u_left=tuple(p.u_left), dip=p.dip)
+    if p.profile == "vortex":
+        return magn.Vortex(center=tuple(p.offset_nm), circulation=p.circulation, polarity=p.polarity,
+                           core=p.core_nm)
     if p.profile == "ovf":
         from fem_spin.io.ovf import GridMagnetization, read_ovf
 
@@ -257,7 +260,7 @@ def llg_of(case: Case, problem: SpinProblem):
                                     padding=0.2 * h).B
     return LLG(dom.mesh, magnets, B=tuple(case.field.B_T), theta=case.dynamics.theta,
                solver=case.dynamics.llg_solver, demag=demag, B_static=oersted,
-               precession=not case.dynamics.relax)
+               precession=not case.dynamics.relax, order=case.dynamics.order)
 
 
 @takes_case
@@ -267,6 +270,14 @@ def demag_on(case: Case) -> bool:
         return case.dynamics.demag
     geo = case.geometry
     return isinstance(geo, DeviceSection) and geo.dim == 3 and Path(geo.file).suffix.lower() == ".geo"
+
+
+def mean_edge(mesh) -> float:
+    """A mesh's mean edge length (its units): 0.7 of its cells' mean diameter (longest edge)."""
+    comm, tdim = mesh.comm, mesh.topology.dim
+    n = mesh.topology.index_map(tdim).size_local
+    sizes = dolfinx.cpp.mesh.h(mesh._cpp_object, tdim, np.arange(n, dtype=np.int32))
+    return 0.7 * comm.allreduce(float(sizes.sum()), op=MPI.SUM) / comm.allreduce(n, op=MPI.SUM)
 
 
 @takes_case
@@ -284,12 +295,7 @@ def twin_of(case: Case, dom: Domain):
     comm.Allreduce(MPI.IN_PLACE, hi, op=MPI.MAX)
     center = 0.5 * (lo + hi)
     radius = comm.allreduce(float(np.max(np.linalg.norm(x - center, axis=1))), op=MPI.MAX)
-    h = dyn.demag_h_nm
-    if h is None:  # the device mesh's mean edge: 0.7 of its cells' mean diameter (longest edge)
-        tdim = mesh.topology.dim
-        n = mesh.topology.index_map(tdim).size_local
-        sizes = dolfinx.cpp.mesh.h(mesh._cpp_object, tdim, np.arange(n, dtype=np.int32))
-        h = 0.7 * comm.allreduce(float(sizes.sum()), op=MPI.SUM) / comm.allreduce(n, op=MPI.SUM)
+    h = dyn.demag_h_nm if dyn.demag_h_nm is not None else mean_edge(mesh)
     R1 = dyn.demag_air * radius
     unit = geo.unit_nm
     box = AirBox(R1=R1 / unit, R2=dyn.demag_shell * R1 / unit, h_magnet=h / unit,

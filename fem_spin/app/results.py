@@ -460,8 +460,17 @@ def results_readme(case: Case) -> str:
         files["u_t.pvd (+ u_t/)"] = (f"time series of the magnetization's direction u, every "
                                      f"{case.dynamics.output_every} steps and at the end")
         files["m_t.pvd (+ m_t/)"] = f"time series of {m} and the torque T, at the same times"
-        files["dynamics.csv"] = ("a row per step: t, dt, error estimate, rejected steps, energies [J], "
-                                 "region averages of u and m, the largest | |u| - 1 |")
+        files["dynamics.csv"] = ("a row per step: t, " + ("stage, " if case.dynamics.stages else "")
+                                 + "dt, error estimate, rejected steps, energies [J], "
+                                 "the largest | |u| - 1 |, "
+                                 + ("the largest torque [T] (relaxation), "
+                                    if case.dynamics.relax or any(st.relax for st in case.dynamics.stages) else "")
+                                 + "region averages of u and m")
+        files["u_final.ovf"] = ("the last state of u as OVF 2.0 (binary, meshunit m, zero outside the "
+                                "magnets): `profile = \"ovf\"` starts a later case from it")
+        if case.dynamics.stages:
+            files[", ".join(f"u_stage{k}.ovf" for k in range(1, len(case.dynamics.stages) + 1))] = \
+                "u at the end of each stage, the same way"
     if out.png:
         pics = ["profile.png"]
         if geo.dim > 1 and out.paraview:

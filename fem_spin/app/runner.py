@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from fem_spin._backend import MPI
-from fem_spin.app.build import build_domain, llg_of, make_problem, material_from
+from fem_spin.app.build import build_domain, llg_of, make_problem, material_from, mean_edge
 from fem_spin.app.preflight import check_resumable, check_size, preflight, report_stale_partials
 from fem_spin.app.results import (ResultError, RunResult, check_finite, draw_pictures, peak_memory_mb,
                                   profile_samples, run_summary, versions, write_results)
@@ -86,9 +86,12 @@ def run_case(case: Case | Mapping, output: Path | None, overwrite: bool = False,
         if rows is not None:
             summary["dynamics"] = {"steps": len(rows) - 1, "final": rows[-1],
                                    "rejected_steps": rows[-1]["rejected_steps"],
-                                   "max_norm_error": rows.max_norm_error}
-            if case.dynamics.relax:
-                summary["dynamics"].update(relaxed=rows.relaxed, max_torque_T=rows.max_torque_T)
+                                   "max_norm_error": rows.max_norm_error,
+                                   "energy_rises": rows.energy_rises}
+            if rows.relaxed is not None or case.dynamics.relax:
+                summary["dynamics"].update(relaxed=bool(rows.relaxed), max_torque_T=rows.max_torque_T)
+                if rows.unrelaxed_stage is not None:
+                    summary["dynamics"]["unrelaxed_stage"] = rows.unrelaxed_stage
         result = RunResult(problem, output, summary, values)
         if output is not None:
             with stage("write", comm, timings):
@@ -108,6 +111,13 @@ def run_case(case: Case | Mapping, output: Path | None, overwrite: bool = False,
         summary["timings_s"]["pictures"] = drawn
         write_summary(summary, Path(output), comm)
     logger.info("results in %s", shown_as or output)
+    if case.dynamic and rows.unrelaxed_stage is not None and case.dynamics.stages:
+        k = rows.unrelaxed_stage
+        st = case.dynamics.stages[k - 1]
+        raise ResultError(f"[dynamics.stages[{k}]] relax did not converge within its t_end_s = {st.t_end_s:g} s: "
+                          f"the largest torque is {rows.max_torque_T:.3g} T, above relax_torque_T = "
+                          f"{st.relax_torque_T:g} T; the run stopped there and its last state is in "
+                          f"{shown_as or output} (a longer t_end_s or a larger dt_s goes further)")
     if case.dynamic and case.dynamics.relax and not rows.relaxed:
         dyn = case.dynamics
         raise ResultError(f"[dynamics] relax did not converge by t_end_s = {dyn.t_end_s:g} s: the largest "
@@ -130,7 +140,8 @@ def write_summary(summary: dict, output: Path, comm: MPI.Comm) -> None:
 @takes_case
 def run_coupled(case: Case, problem: SpinProblem, folder: Path | None):
     """[dynamics]: the LLG of the magnets coupled to the accumulation; returns the table."""
-    from fem_spin.physics.dynamics import Coupling, run_dynamics
+    from fem_spin.io.ovf import write_state_ovf
+    from fem_spin.physics.dynamics import Coupling, Stage, run_dynamics
 
     llg = llg_of(case, problem)
     coef, dyn = problem.coef, case.dynamics
@@ -141,12 +152,26 @@ def run_coupled(case: Case, problem: SpinProblem, folder: Path | None):
         scale = dyn.rho
     coupling = Coupling(problem, llg, scale, electron_dt=dyn.dt_s if dyn.electrons == "transient" else None,
                         reuse=dyn.reuse_solver)
+    stages = [Stage(st.t_end_s, st.dt_s, tuple(st.B_T), st.alpha_G, st.relax, st.relax_torque_T)
+              for st in dyn.stages] or None
+    magnets = llg.cell_tags.indices[llg.cell_tags.values > 0]
+    step = mean_edge(problem.domain.mesh)
+
+    def state_file(name: str, t: float) -> None:
+        """The state as OVF 2.0 (u_final.ovf, u_stageK.ovf): the next case's initial u."""
+        if folder is not None:
+            write_state_ovf(folder / name, llg.u, magnets, step, f"fem_spin u at t = {t:.6g} s")
+
     try:
-        return run_dynamics(coupling, dyn.t_end_s, dyn.dt_s, folder, dyn.output_every, case.magnet_names(),
+        rows = run_dynamics(coupling, dyn.t_end_s, dyn.dt_s, folder, dyn.output_every, case.magnet_names(),
                             vtx=case.output.vtx, tolerance=dyn.tolerance,
                             checkpoint_every=dyn.checkpoint_every,
                             held=[n for n, r in case.regions.items() if r.magnet and not r.dynamic],
-                            si=case.driven, relax_torque=dyn.relax_torque_T if dyn.relax else None)
+                            si=case.driven, relax_torque=dyn.relax_torque_T if dyn.relax else None,
+                            stages=stages, order=dyn.order,
+                            on_stage_end=(lambda k, t: state_file(f"u_stage{k}.ovf", t)) if stages else None)
+        state_file("u_final.ovf", rows[-1]["t_s"])
+        return rows
     finally:
         coupling.destroy()
         llg.destroy()

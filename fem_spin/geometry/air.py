@@ -193,6 +193,10 @@ def _size_field(gmsh, dim: int, magnets: list[int], air: list[int], shell: list[
     fld.setAsBackgroundMesh(both)
     for opt in ("MeshSizeExtendFromBoundary", "MeshSizeFromPoints", "MeshSizeFromCurvature"):
         gmsh.option.setNumber(f"Mesh.{opt}", 0)
+    # the background field sizes everything: a device file's Mesh.MeshSizeMax = h (a uniform
+    # device mesh) would otherwise mesh the whole air ball at h (SP4's film: > 7 GB in Gmsh)
+    gmsh.option.setNumber("Mesh.MeshSizeMin", 0.0)
+    gmsh.option.setNumber("Mesh.MeshSizeMax", 1e22)
 
 
 # --- magnet shapes (each adds one entity and its physical group to the current model) ---

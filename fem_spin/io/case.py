@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fem_spin.io.schema import (BUILTIN_GEOMETRY_KEYS, CURRENT_KEYS, GMSH_GEOMETRY_KEYS, NAMED, REQUIRED,
-                                SCHEMA, Key, contact_current)
+                                SCHEMA, STAGE_KEYS, Key, contact_current)
 from fem_spin.io.schema_export import toml_value
 
 logger = logging.getLogger("fem_spin")
@@ -69,6 +69,8 @@ def _convert(section: str, key: str, spec: Key, value: Any) -> Any:
                 raise _fail(section, f"{key}.{k}", v, "PETSc option values must be scalars")
         value = {str(k): (v if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else v)
                  for k, v in value.items()}
+    elif spec.kind == "stages":
+        return _stages(section, key, value)
     elif spec.kind == "strlist":
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise _fail(section, key, value, "must be a list of strings")
@@ -85,6 +87,28 @@ def _convert(section: str, key: str, spec: Key, value: Any) -> Any:
         if why:
             raise _fail(section, key, value, why)
     return value
+
+
+def _stages(section: str, key: str, value: Any) -> list[dict[str, Any]]:
+    """[[dynamics.stages]]: a list of tables (empty: no stages), each checked as a StageSection."""
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, Mapping) for v in value):
+        raise _fail(section, key, value, "must be a list of tables ([[dynamics.stages]])")
+    out = []
+    for i, table in enumerate(value, 1):
+        where = f"{section}.{key}[{i}]"
+        for k in table:
+            if k not in STAGE_KEYS:
+                raise _unknown(k, STAGE_KEYS, f"[{where}] ")
+        stage = {}
+        for k, spec in STAGE_KEYS.items():
+            if k in table:
+                stage[k] = _convert(where, k, spec, table[k])
+            elif spec.default is REQUIRED:
+                raise CaseError(f"[{where}] {k} is missing ({spec.doc})")
+            else:
+                stage[k] = _default(spec)
+        out.append(stage)
+    return out
 
 
 def _unknown(name: str, known, where: str) -> CaseError:
@@ -153,16 +177,23 @@ MAX_STEPS = 1e6  # more steps than this in one [dynamics] is refused unless allo
 def _check_dynamics(case: dict) -> None:
     """[dynamics] needs a step, Ms and alpha_G for every magnet, and one uniform field."""
     dyn = case["dynamics"]
+    if dyn["stages"]:
+        _check_stages(case)
     if dyn["t_end_s"] is None:
         if dyn["dt_s"] is not None:
             raise CaseError("[dynamics] dt_s needs t_end_s (the end of the simulated time)")
         return
     if dyn["dt_s"] is None:
         raise CaseError("[dynamics] t_end_s needs dt_s (the time step)")
-    steps = dyn["t_end_s"] / dyn["dt_s"]
-    if dyn["tolerance"] is None and (abs(steps - round(steps)) > 1e-9 * steps or round(steps) < 1):
+    steps = dyn["t_end_s"] / dyn["dt_s"] if not dyn["stages"] else \
+        sum(s["t_end_s"] / s["dt_s"] for s in dyn["stages"])
+    if not dyn["stages"] and dyn["tolerance"] is None and (abs(steps - round(steps)) > 1e-9 * steps
+                                                          or round(steps) < 1):
         raise _fail("dynamics", "dt_s", dyn["dt_s"], f"t_end_s = {dyn['t_end_s']!r} must be a whole "
                     "number of steps")
+    if dyn["order"] == 2 and (dyn["tolerance"] is not None or dyn["relax"]):
+        raise _fail("dynamics", "order", 2, "takes fixed steps with precession: leave out "
+                    + ("tolerance" if dyn["tolerance"] is not None else "relax (relaxation is first order)"))
     if dyn["electrons"] == "transient" and dyn["tolerance"] is not None:
         raise _fail("dynamics", "electrons", "transient", "takes fixed steps: leave out tolerance")
     if steps > MAX_STEPS and not dyn["allow_long"]:
@@ -184,6 +215,38 @@ def _check_dynamics(case: dict) -> None:
         if case["regions"] and spec.get("B_T") != case["field"]["B_T"]:
             raise _fail(where, "B_T", spec.get("B_T"), "[dynamics] takes one uniform field: set "
                         "[field] B_T only")
+
+
+def _check_stages(case: dict) -> None:
+    """[[dynamics.stages]]: every stage's defaults filled in ([dynamics] dt_s and relax_torque_T,
+    [field] B_T), each a whole number of fixed steps; [dynamics] t_end_s becomes their sum (or
+    must be it), so `dynamic` and the step count read as without stages."""
+    dyn = case["dynamics"]
+    for key in ("relax", "tolerance"):
+        if dyn[key]:
+            raise _fail("dynamics", key, dyn[key], "does not go with stages: give each stage its own relax "
+                        "(stages take fixed steps)")
+    for i, st in enumerate(dyn["stages"], 1):
+        where = f"dynamics.stages[{i}]"
+        if st["dt_s"] is None:
+            if dyn["dt_s"] is None:
+                raise CaseError(f"[{where}] dt_s is missing: give it, or [dynamics] dt_s for every stage")
+            st["dt_s"] = dyn["dt_s"]
+        if st["B_T"] is None:
+            st["B_T"] = list(case["field"]["B_T"])
+        if st["relax_torque_T"] is None:
+            st["relax_torque_T"] = dyn["relax_torque_T"]
+        steps = st["t_end_s"] / st["dt_s"]
+        if abs(steps - round(steps)) > 1e-9 * steps or round(steps) < 1:
+            raise _fail(where, "dt_s", st["dt_s"], f"t_end_s = {st['t_end_s']!r} must be a whole number of steps")
+    total = sum(st["t_end_s"] for st in dyn["stages"])
+    if dyn["t_end_s"] is None:
+        dyn["t_end_s"] = total
+    elif abs(dyn["t_end_s"] - total) > 1e-9 * total:
+        raise _fail("dynamics", "t_end_s", dyn["t_end_s"], f"the stages last {total!r} s: leave t_end_s out "
+                    "with stages (or give their sum)")
+    if dyn["dt_s"] is None:
+        dyn["dt_s"] = dyn["stages"][0]["dt_s"]
 
 
 def _default(spec: Key) -> Any:

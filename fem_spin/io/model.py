@@ -17,7 +17,7 @@ from typing import Any
 from fem_spin.io.schema import (GEOMETRY_KINDS, NAMED_SECTIONS, SECTIONS, BoundarySection, CurrentSection,
                                 DiscretizationSection, DynamicsSection, EndsSection, FieldSection,
                                 GeometrySection, MagnetizationSection, MaterialSection, OutputSection,
-                                RegionSection, SolverSection, keys_of)
+                                RegionSection, SolverSection, StageSection, keys_of)
 
 
 def _typed(cls: type, values: Mapping[str, Any]) -> Any:
@@ -29,6 +29,8 @@ def _typed(cls: type, values: Mapping[str, Any]) -> Any:
             v = tuple(v)
         elif spec.kind == "table":
             v = dict(v)
+        elif spec.kind == "stages":
+            v = tuple(_typed(StageSection, st) for st in v)
         conv[name] = v
     return cls(**conv)
 
@@ -42,6 +44,8 @@ def _plain(obj: Any) -> dict[str, Any]:
             v = list(v)
         elif spec.kind == "table":
             v = dict(v)
+        elif spec.kind == "stages":
+            v = [_plain(st) for st in v]
         out[name] = v
     return out
 

@@ -279,17 +279,20 @@ def write_paraview(folder: Path, fields: dict[str, dolfinx.fem.Function], vtx: b
     return written
 
 
-def sample(u: dolfinx.fem.Function, points: np.ndarray) -> np.ndarray | None:
+def sample(u: dolfinx.fem.Function, points: np.ndarray, cells: np.ndarray | None = None) -> np.ndarray | None:
     """Values of u at points (N, 3), gathered on rank 0 (None on other ranks).
 
-    Points outside the mesh give NaN. A point on a partition boundary is taken
-    from the lowest rank that finds it, so 1 and N ranks give the same answer.
+    Points outside the mesh (or outside `cells`, local cell indices, when given) give NaN. A
+    point on a partition boundary is taken from the lowest rank that finds it, so 1 and N
+    ranks give the same answer.
     """
     mesh = u.function_space.mesh
     comm = mesh.comm
     tdim = mesh.topology.dim
     ncells = mesh.topology.index_map(tdim).size_local
-    tree = dolfinx.geometry.bb_tree(mesh, tdim, entities=np.arange(ncells, dtype=np.int32))
+    entities = np.arange(ncells, dtype=np.int32) if cells is None else \
+        np.asarray(cells, dtype=np.int32)[np.asarray(cells) < ncells]
+    tree = dolfinx.geometry.bb_tree(mesh, tdim, entities=entities)
     pts = np.ascontiguousarray(points, dtype=mesh.geometry.x.dtype)
     cand = dolfinx.geometry.compute_collisions_points(tree, pts)
     coll = dolfinx.geometry.compute_colliding_cells(mesh, cand, pts)

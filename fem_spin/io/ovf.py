@@ -148,19 +148,21 @@ def write_ovf(path: str | Path, field: OVFField, data: str = "text", version: in
     path = Path(path)
     nx, ny, nz = field.shape
     dim = field.values.shape[3]
-    lo = [field.base[i] - field.step[i] / 2 for i in range(3)]
+    # plain floats: repr of a numpy scalar is 'np.float64(...)', not a number
+    base, stepsize = [float(v) for v in field.base], [float(v) for v in field.step]
+    lo = [base[i] - stepsize[i] / 2 for i in range(3)]
     if version not in (1, 2) or (version == 1 and dim != 3):
         raise ValueError(f"OVF version 1 (3 components) or 2, got version {version!r} with {dim}")
     hdr = ["# OOMMF OVF 2.0" if version == 2 else "# OOMMF: rectangular mesh v1.0", "# Segment count: 1", "# Begin: Segment", "# Begin: Header",
            f"# Title: {field.title or 'fem_spin'}", "# meshtype: rectangular",
            f"# meshunit: {field.meshunit}"]
     hdr += [f"# {a}min: {lo[i]!r}" for i, a in enumerate("xyz")]
-    hdr += [f"# {a}max: {lo[i] + n * field.step[i]!r}" for i, (a, n) in enumerate(zip("xyz", (nx, ny, nz)))]
+    hdr += [f"# {a}max: {lo[i] + n * stepsize[i]!r}" for i, (a, n) in enumerate(zip("xyz", (nx, ny, nz)))]
     hdr += ([f"# valuedim: {dim}", f"# valueunits: {' '.join([field.valueunits or '1'] * dim)}"]
             if version == 2 else [f"# valueunit: {field.valueunits or '1'}", "# valuemultiplier: 1"])
-    hdr += [f"# {a}base: {field.base[i]!r}" for i, a in enumerate("xyz")]
+    hdr += [f"# {a}base: {base[i]!r}" for i, a in enumerate("xyz")]
     hdr += [f"# {a}nodes: {n}" for a, n in zip("xyz", (nx, ny, nz))]
-    hdr += [f"# {a}stepsize: {field.step[i]!r}" for i, a in enumerate("xyz")]
+    hdr += [f"# {a}stepsize: {stepsize[i]!r}" for i, a in enumerate("xyz")]
     hdr += ["# End: Header"]
     flat = field.values.reshape(-1, dim)
     with open(path, "wb") as fh:
@@ -259,3 +261,41 @@ class GridMagnetization:
         if self.outside == "zero":
             out[~inside] = 0.0
         return out.T
+
+
+def write_state_ovf(path: str | Path, u, cells: np.ndarray, step_nm: float, title: str = "") -> Path | None:
+    """A magnetization state as an OVF 2.0 file (binary 8, meshunit m, normalised m as mumax3
+    writes it), so that it can start the next case (`profile = "ovf"`) or go to OOMMF/mumax3
+    tools: the P1 field u (mesh in nm) sampled at the cell centres of a grid over the bounding
+    box of `cells` (local cell indices, the magnets) with cells of about step_nm; centres outside
+    those cells get the zero vector (no magnet). Collective; rank 0 writes (returns the path
+    there, None elsewhere)."""
+    from fem_spin._backend import MPI, dolfinx
+    from fem_spin.io.output import sample
+
+    mesh = u.function_space.mesh
+    comm = mesh.comm
+    nodes = np.unique(dolfinx.mesh.entities_to_geometry(mesh, mesh.topology.dim, np.asarray(cells, np.int32)))
+    x = mesh.geometry.x[nodes] if len(nodes) else np.zeros((0, 3))
+    lo = x.min(axis=0) if len(x) else np.full(3, np.inf)
+    hi = x.max(axis=0) if len(x) else np.full(3, -np.inf)
+    comm.Allreduce(MPI.IN_PLACE, lo, op=MPI.MIN)
+    comm.Allreduce(MPI.IN_PLACE, hi, op=MPI.MAX)
+    n = np.maximum(1, np.round((hi - lo) / step_nm)).astype(int)
+    step = np.where(hi > lo, (hi - lo) / n, step_nm)
+    # a flat axis (a 1D or 2D mesh) has one cell, centred on the mesh
+    axes = [lo[i] + step[i] * (np.arange(n[i]) + 0.5) if hi[i] > lo[i] else lo[i:i + 1] for i in range(3)]
+    z, y, xx = np.meshgrid(axes[2], axes[1], axes[0], indexing="ij")
+    centres = np.stack([xx, y, z], axis=-1).reshape(-1, 3)
+    values = sample(u, centres, cells)
+    if comm.rank != 0:
+        return None
+    values = np.nan_to_num(values, nan=0.0)
+    norm = np.linalg.norm(values, axis=1)
+    values[norm > 0] /= norm[norm > 0, None]  # u is unit at the nodes, not between them
+    field = OVFField(values=values.reshape(n[2], n[1], n[0], 3), base=tuple(1e-9 * a[0] for a in axes),
+                     step=tuple(1e-9 * step), meshunit="m", title=title or "fem_spin u")
+    partial = Path(path).with_name(Path(path).name + ".partial")
+    write_ovf(partial, field, data="bin8", version=2)
+    partial.replace(path)
+    return Path(path)

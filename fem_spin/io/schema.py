@@ -223,6 +223,30 @@ class CurrentSection:
 
 
 @dataclass(frozen=True, kw_only=True)
+class StageSection:
+    """[[dynamics.stages]]: one stage of a run (a field sequence: each stage starts from the
+    last one's state; left-out keys take the [dynamics] / [field] / region value)."""
+
+    t_end_s: float = key('float', unit='s',
+        doc='how long this stage runs (a relax stage: at most this long)',
+        check=positive)
+    dt_s: float | None = key('float', None, unit='s',
+        doc='(default [dynamics] dt_s) the time step of this stage (t_end_s a whole number of them)',
+        check=positive)
+    B_T: Vec3 | None = key('vec3', None, unit='T',
+        doc='(default [field] B_T) the uniform applied field of this stage')
+    alpha_G: float | None = key('float', None, unit='-',
+        doc="(default each magnet's) the damping of every moving magnet in this stage",
+        check=non_negative)
+    relax: bool = key('bool', False,
+        doc='relax: damping only, until the largest torque is below relax_torque_T (not relaxed '
+            'within t_end_s ends the run: exit 1, the last state written)')
+    relax_torque_T: float | None = key('float', None, unit='T',
+        doc='(default [dynamics] relax_torque_T) a relax stage\'s largest torque at equilibrium',
+        check=positive)
+
+
+@dataclass(frozen=True, kw_only=True)
 class DynamicsSection:
     """[dynamics]: the magnetization's LLG equation coupled to the accumulation."""
 
@@ -289,6 +313,14 @@ class DynamicsSection:
     llg_solver: str = key('str', 'iterative',
         doc='the LLG step\'s tangent-plane system: iterative (GMRES + ILU(0)) or direct (MUMPS LU)',
         choices=('iterative', 'direct'))
+    order: int = key('int', 1,
+        doc='order of the time step: 1 (theta scheme) or 2 (second-order tangent-plane scheme of '
+            'Alouges, Kritsikis, Toussaint 2014: theta = 1/2, the explicit fields extrapolated to mid-step; '
+            'fixed steps; relax stages stay first order)',
+        choices=(1, 2))
+    stages: tuple = key('stages', (),
+        doc='[[dynamics.stages]] tables: a sequence of stages (field, damping, t_end_s, relax), each from '
+            'the last one\'s state; t_end_s (if given) is their sum')
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -386,9 +418,10 @@ class RegionSection:
     tau_components_s: Vec3 | None = inherit(MaterialSection, 'tau_components_s')
     profile: str | None = key('str', None,
         doc="(default [magnetization]) interface / wall / uniform as in [magnetization], ovf (an "
-            "OOMMF/mumax3 file) or vtk (a point or cell field of a .vtu/.vtk file) or ring (the "
-            "paper's Fig. 12 profile of a square ring of side ring_side_nm)",
-        choices=('interface', 'wall', 'uniform', 'ovf', 'vtk', 'ring'))
+            "OOMMF/mumax3 file, e.g. a run's u_final.ovf) or vtk (a point or cell field of a .vtu/.vtk "
+            "file) or ring (the paper's Fig. 12 profile of a square ring of side ring_side_nm) or vortex "
+            "(about z through offset_nm: circulation, polarity, core_nm)",
+        choices=('interface', 'wall', 'uniform', 'ovf', 'vtk', 'ring', 'vortex'))
     theta_deg: float | None = inherit(MagnetizationSection, 'theta_deg')
     width_nm: float | None = inherit(MagnetizationSection, 'width_nm')
     u_left: Vec3 | None = inherit(MagnetizationSection, 'u_left')
@@ -399,7 +432,16 @@ class RegionSection:
         check=positive)
     file: str | None = key('str', None, doc='profile ovf/vtk: the file (relative to the case file)')
     offset_nm: Vec3 = key('vec3', (0.0, 0.0, 0.0), unit='nm',
-        doc="profile ovf/vtk: where the file's origin lies on the mesh")
+        doc="profile ovf/vtk: where the file's origin lies on the mesh; vortex: its centre")
+    circulation: int = key('int', 1,
+        doc='profile vortex: +1 counter-clockwise seen from +z, -1 clockwise',
+        choices=(-1, 1))
+    polarity: int = key('int', 1,
+        doc='profile vortex: the core points along +z (+1) or -z (-1)',
+        choices=(-1, 1))
+    core_nm: float = key('float', 5.0, unit='nm',
+        doc='profile vortex: the initial core width (u_z = polarity exp(-(r/core_nm)^2))',
+        check=positive)
     file_unit_nm: float | None = key('float', None, unit='nm',
         doc="profile ovf/vtk: the file's length unit in nm (default: the OVF meshunit; 1 for vtk)",
         check=positive)
@@ -476,6 +518,7 @@ NAMED_SECTIONS: dict[str, type] = {"regions": RegionSection, "boundaries": Bound
 # The key tables the validation walks (derived from the classes above: one source).
 SCHEMA: dict[str, dict[str, Key]] = {name: keys_of(cls) for name, cls in SECTIONS.items()}
 NAMED: dict[str, dict[str, Key]] = {name: keys_of(cls) for name, cls in NAMED_SECTIONS.items()}
+STAGE_KEYS: dict[str, Key] = keys_of(StageSection)
 MATERIAL_PRESETS = ("paper",)
 # Keys that describe the built-in geometries and mean nothing for a mesh file.
 BUILTIN_GEOMETRY_KEYS = ("length_nm", "width_nm", "h_interface_nm", "h_far_nm", "refine_distance_nm",

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from fem_spin.io.schema import NAMED, REQUIRED, SCHEMA, Key
+from fem_spin.io.schema import NAMED, REQUIRED, SCHEMA, STAGE_KEYS, Key
 
 
 def toml_value(v: Any) -> str:
@@ -27,7 +27,8 @@ def toml_value(v: Any) -> str:
 def reference_markdown() -> str:
     """The case-file reference table (every key, unit and default) for the docs."""
     rows = ["| key | type | unit | default | meaning |", "|---|---|---|---|---|"]
-    for section, keys in [*SCHEMA.items(), *((f"{s}.NAME", k) for s, k in NAMED.items())]:
+    for section, keys in [*SCHEMA.items(), ("dynamics.stages[]", STAGE_KEYS),
+                          *((f"{s}.NAME", k) for s, k in NAMED.items())]:
         for name, spec in keys.items():
             default = "required" if spec.default is REQUIRED else toml_value(spec.default) \
                 if spec.default is not None else "—"
@@ -45,7 +46,8 @@ _JSON_TYPES = {"float": {"type": "number"}, "int": {"type": "integer"}, "str": {
 
 
 def _json_property(spec: Key) -> dict[str, Any]:
-    prop = dict(_JSON_TYPES[spec.kind])
+    prop = {"type": "array", "items": _json_table(STAGE_KEYS)} if spec.kind == "stages" else \
+        dict(_JSON_TYPES[spec.kind])
     doc = spec.doc + (f" [{spec.unit}]" if spec.unit and spec.unit != "-" else "")
     prop["description"] = doc
     if spec.choices is not None:

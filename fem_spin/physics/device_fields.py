@@ -21,6 +21,7 @@ from fem_spin._backend import MPI, dolfinx
 from fem_spin.progress import logger
 
 MU0 = 4e-7 * np.pi
+DYNAMICS_DEMAG_RTOL = 1e-5  # the LLG's demag solves (DeviceDemag), relative to the right side
 
 
 class Transfer:
@@ -111,6 +112,10 @@ class DeviceDemag:
         from fem_spin.physics.magnetostatics import DemagField
 
         U = dolfinx.fem.functionspace(mesh, ("Lagrange", 1, (3,)))  # the LLG's layout
+        # Each evaluation starts from the last potential, a step away: 1e-5 of the right side
+        # is 7 CG iterations instead of 17 at 1e-8 and moves B_d by 3e-6 T of 0.5 T (SP4's film
+        # at 3 nm, docs/magnetostatics.md); the command line's -fem_spin_demagN_ksp_rtol wins
+        demag["petsc_options"] = {"ksp_rtol": DYNAMICS_DEMAG_RTOL, **demag.get("petsc_options", {})}
         self.field = DemagField.from_domain(twin, dict(Ms), **demag)
         F = self.field.U
         twin_cells = region_cells(twin, Ms)
@@ -118,6 +123,7 @@ class DeviceDemag:
         cells = np.unique(np.concatenate([np.asarray(c) for c in device_cells.values()]))
         self._to_device = Transfer(U, F, owned(U.mesh, cells), padding)
         self.B = dolfinx.fem.Function(U, name="B_demag")
+        self.Ms = dict(Ms)
         self._u = dolfinx.fem.Function(F, name="u")
         self._H = dolfinx.fem.Function(U)
         self._Hx = dolfinx.fem.Function(F, name="H_extended")
@@ -138,6 +144,18 @@ class DeviceDemag:
         self.B.x.scatter_forward()
         self.evaluations += 1
         return self.B
+
+    def tensor(self) -> np.ndarray:
+        """The magnets' magnetometric demagnetizing tensor N (3 x 3, symmetric, trace about 1):
+        -<H_d>/Ms of u = e_x, e_y, e_z in every magnet together (three solves; Ms the largest).
+        The relaxation's preconditioner (LLG): -mu0 Ms N u is the local part of B_d."""
+        ms = max(self.Ms.values())
+        cols = []
+        for e in np.eye(3):
+            self.field.compute(lambda x, e=e: np.tile(e[:, None], (1, x.shape[1])))
+            cols.append(-self.field.average() / ms)
+        N = np.array(cols).T
+        return 0.5 * (N + N.T)
 
     def energy(self) -> float:
         """E_d = -(mu0/2) int M.H_d [J] of the last evaluation (on the twin, from phi)."""

@@ -191,7 +191,10 @@ class Table:
         self.count = resume["rows"] if resume else 0
         self.last = resume["last_row"] if resume else None
         self.max_norm_error = resume["max_norm_error"] if resume else 0.0
+        self.energy_rises = resume.get("energy_rises", 0) if resume else 0
+        self.rise_stage = None
         self.relaxed, self.max_torque_T = False, None  # relaxation's verdict (run_dynamics)
+        self.unrelaxed_stage = None
         self._rows: list[dict] = []
         self._fh = self._writer = None
         if path is not None and comm.rank == 0:
@@ -223,7 +226,8 @@ class Table:
             self._fh = None
 
     def state(self) -> dict:
-        return {"rows": self.count, "last_row": self.last, "max_norm_error": self.max_norm_error}
+        return {"rows": self.count, "last_row": self.last, "max_norm_error": self.max_norm_error,
+                "energy_rises": self.energy_rises}
 
     def __len__(self) -> int:
         return self.count
@@ -291,6 +295,20 @@ def read_state(folder: Path, llg: LLG, m) -> dict | None:
     return state
 
 
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a run: its length [s], step [s], applied field [T] (None: as built),
+    damping of the moving magnets (None: their own), and whether it relaxes (damping only,
+    ending early once the largest torque is below relax_torque [T])."""
+
+    t_end: float
+    dt: float
+    B: tuple | None = None
+    alpha_G: float | None = None
+    relax: bool = False
+    relax_torque: float | None = None
+
+
 PROGRESS_EVERY_S = 5.0  # a progress line at the first step, then at most every 5 s
 
 
@@ -307,7 +325,9 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
                  callback: Callable[[float, Coupling], None] | None = None,
                  tolerance: float | None = None, checkpoint_every: int = 0,
                  stop_after: int | None = None, held: list[str] | None = None,
-                 si: bool = False, relax_torque: float | None = None) -> Table:
+                 si: bool = False, relax_torque: float | None = None,
+                 stages: list[Stage] | None = None, order: int = 1,
+                 on_stage_end: Callable[[int, float], None] | None = None) -> Table:
     """Integrate from t = 0 (or a checkpoint in folder) to t_end [s]; returns the table of rows.
 
     Fixed steps dt, or adaptive ones (`tolerance`: step doubling, dt the first step). With a
@@ -321,13 +341,28 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
     (m_A_per_m, T_A_per_m_s), as fields.pvd does with a charge-current drive. `relax_torque`
     [T]: stop early, at the first step whose largest torque (LLG.max_torque) is below it; the
     table's `relaxed` and `max_torque_T` say whether and where it stopped.
+
+    `stages`: instead of (t_end, dt, relax_torque), a sequence of Stages run one after the
+    other (fixed steps; the table gains a `stage` column, numbered from 1), each setting the
+    LLG's field, damping, precession and `order` (relax stages are first order) at its start;
+    `on_stage_end(stage, t)` is called after each. A relax stage that ends unrelaxed ends the
+    run (`relaxed` False, `unrelaxed_stage` its number).
     """
     from fem_spin.parallel import Terminated, on_sigterm, restore_sigterm
 
     fixed = tolerance is None
-    nsteps = int(round(t_end / dt))
-    if fixed and (nsteps < 1 or abs(nsteps * dt - t_end) > 1e-9 * t_end):
-        raise ValueError(f"t_end = {t_end!r} s is not a whole number of steps dt = {dt!r} s")
+    staged = bool(stages)
+    if staged and not fixed:
+        raise ValueError("stages take fixed steps: no tolerance")
+    if not staged:
+        stages = [Stage(t_end, dt, relax=relax_torque is not None, relax_torque=relax_torque)]
+    for st in stages:
+        count = int(round(st.t_end / st.dt))
+        if fixed and (count < 1 or abs(count * st.dt - st.t_end) > 1e-9 * st.t_end):
+            raise ValueError(f"t_end = {st.t_end!r} s is not a whole number of steps dt = {st.dt!r} s")
+    t_end = sum(st.t_end for st in stages)
+    any_relax = any(st.relax for st in stages)
+    nsteps = sum(int(round(st.t_end / st.dt)) for st in stages)
     llg, problem = coupling.llg, coupling.problem
     comm = problem.domain.comm
     regions = regions or []
@@ -344,6 +379,8 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
     T_expr = dolfinx.fem.Expression(problem.torque(), problem.V.element.interpolation_points)
     state = read_state(folder, llg, problem.m) if folder is not None else None
     t, n, rejected = (state["t_s"], state["step"], state["rejected"]) if state else (0.0, 0, 0)
+    # the stage under way, when it began (time, step); a relax stage may end early
+    k_stage, t0_stage, n0_stage = (state.get("stage", [0, 0.0, 0]) if state else [0, 0.0, 0])
     rows = Table(folder / "dynamics.csv" if folder is not None else None, comm, state and state["table"])
     dt = state["next_dt_s"] if state and not fixed else dt
     writers = []
@@ -356,10 +393,29 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
         logger.info("resuming from the checkpoint at t = %.4g s (step %d)", t, n)
 
     def record(t: float, err: float, write: bool, m_current: bool = True) -> None:
-        row = {"t_s": t, "step": n, "dt_s": t - rows[-1]["t_s"] if len(rows) else 0.0,
+        row = {"t_s": t, "step": n, **({"stage": k_stage + 1} if staged else {}),
+               "dt_s": t - rows[-1]["t_s"] if len(rows) else 0.0,
                "error_estimate": err, "rejected_steps": rejected,
                **llg.energies(), "max_norm_error": llg.max_norm_error()}
+        if any_relax:  # the relaxation's progress (NaN outside relax stages and at t = 0)
+            here = stages[k_stage].relax and rows.max_torque_T is not None and len(rows)
+            row["max_torque_T"] = rows.max_torque_T if here else float("nan")
         row.update(means())
+        # With damping and nothing driving (no B_sd; static fields only) the energy of a stage
+        # must not rise: a rise says the step is too long for the explicit fields. Counted in
+        # the table (summary.json) and logged once per stage. Not in relaxation, whose long
+        # steps may overshoot on the way (its test is the torque).
+        prev = rows[-1] if len(rows) else None
+        if (not coupling.couples and prev is not None and prev.get("stage") == row.get("stage")
+                and not stages[k_stage].relax
+                and row["total_J"] - prev["total_J"] > 1e-9 * abs(prev["total_J"])):
+            rows.energy_rises += 1
+            if rows.energy_rises == 1 or row.get("stage") != rows.rise_stage:
+                logger.warning("warning: the total energy rose by %.3g J (%.2g of it) at step %d, with "
+                               "damping and no drive: a shorter dt_s follows the LLG more closely",
+                               row["total_J"] - prev["total_J"],
+                               (row["total_J"] - prev["total_J"]) / abs(prev["total_J"]), n)
+                rows.rise_stage = row.get("stage")
         if not m_current:  # not solved at this step (nothing couples to it): no stale numbers
             row.update({k: float("nan") for k in row if k.startswith("m_")})
         rows.append(row)
@@ -374,6 +430,7 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
         series = {w.name: w.entries for w in writers if isinstance(w, VTUSeries)}
         rows.flush()  # the table on disk holds every row the checkpoint counts
         write_state(folder, llg, problem.m, {"t_s": t, "step": n, "rejected": rejected, "next_dt_s": dt,
+                                             "stage": [k_stage, t0_stage, n0_stage],
                                              "table": rows.state(), "series": series})
 
     # SIGTERM only sets a flag, checked between steps on every rank together, so the checkpoint
@@ -387,44 +444,67 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
             coupling.prime()
             if not state:
                 record(0.0, 0.0, True)
-            while t_end - t > 1e-9 * t_end:
-                if fixed:
-                    llg.step(dt)
-                    n += 1
-                    t, err = n * dt, 0.0
-                else:
-                    h = min(dt, t_end - t)
-                    h, err, dt, rej = adaptive_step(llg, h, tolerance)
-                    rejected += rej
-                    n += 1
-                    t = t + h if t_end - (t + h) > 1e-9 * t_end else t_end
-                if relax_torque is not None:
-                    rows.max_torque_T = llg.max_torque()
-                    rows.relaxed = rows.max_torque_T < relax_torque
-                write = n % output_every == 0 or t >= t_end or rows.relaxed
-                record(t, err, write, coupling.update_accumulation(needed=write, t=t))
-                now = time.perf_counter()
-                if n - n_start == 1 or now - last_log >= PROGRESS_EVERY_S or t >= t_end or rows.relaxed:
-                    # rank 0's clock alone decides: logging is not collective
-                    last_log, per_step = now, (now - wall) / (n - n_start)
-                    left = (nsteps - n) * per_step if fixed else \
-                        (now - wall) * (t_end - t) / max(t - t_start, 1e-300)
-                    logger.info("  step %d, t = %.4g s of %.4g, dt = %.3g s, %.3g s/step, wall %.1f s, "
-                                "about %s to t_end, E = %.4g J%s", n, t, t_end, rows[-1]["dt_s"],
-                                per_step, now - wall, duration(left), rows[-1]["total_J"],
-                                f", {rejected} rejected" if not fixed else "")
-                if rows.relaxed:
-                    logger.info("  relaxed at t = %.4g s (step %d): the largest torque %.3g T is below "
-                                "%.3g T", t, n, rows.max_torque_T, relax_torque)
+            # relaxed: no relax stage ended unrelaxed (None: there is none)
+            rows.relaxed = True if any(st.relax for st in stages) else None
+            rows.unrelaxed_stage = None
+            while k_stage < len(stages):
+                st = stages[k_stage]
+                if staged:
+                    llg.set_stage(B=st.B, alpha_G=st.alpha_G, precession=not st.relax,
+                                  order=1 if st.relax else order)
+                    if n == n0_stage:
+                        logger.info("stage %d of %d: %s, %.4g s, dt = %.3g s, B = %s T%s", k_stage + 1,
+                                    len(stages), "relax" if st.relax else "dynamics", st.t_end, st.dt,
+                                    list(st.B) if st.B is not None else "as [field]",
+                                    f", alpha_G = {st.alpha_G:g}" if st.alpha_G is not None else "")
+                t_stop = t0_stage + st.t_end if staged else t_end
+                done = False  # the stage relaxed
+                while t_stop - t > 1e-9 * t_end:
+                    if fixed:
+                        llg.step(st.dt)
+                        n += 1
+                        t, err = t0_stage + (n - n0_stage) * st.dt, 0.0
+                    else:
+                        h = min(dt, t_end - t)
+                        h, err, dt, rej = adaptive_step(llg, h, tolerance)
+                        rejected += rej
+                        n += 1
+                        t = t + h if t_end - (t + h) > 1e-9 * t_end else t_end
+                    if st.relax:
+                        rows.max_torque_T = llg.max_torque()
+                        done = rows.max_torque_T < st.relax_torque
+                    last = t >= t_stop - 1e-9 * t_end
+                    write = n % output_every == 0 or last or done
+                    record(t, err, write, coupling.update_accumulation(needed=write, t=t))
+                    now = time.perf_counter()
+                    if n - n_start == 1 or now - last_log >= PROGRESS_EVERY_S or last or done:
+                        # rank 0's clock alone decides: logging is not collective
+                        last_log, per_step = now, (now - wall) / (n - n_start)
+                        left = (nsteps - n) * per_step if fixed else \
+                            (now - wall) * (t_end - t) / max(t - t_start, 1e-300)
+                        logger.info("  step %d, t = %.4g s of %.4g, dt = %.3g s, %.3g s/step, wall %.1f s, "
+                                    "about %s to t_end, E = %.4g J%s%s", n, t, t_end, rows[-1]["dt_s"],
+                                    per_step, now - wall, duration(left), rows[-1]["total_J"],
+                                    f", {rejected} rejected" if not fixed else "",
+                                    f", largest torque {rows.max_torque_T:.3g} T" if st.relax else "")
+                    if done:
+                        logger.info("  relaxed at t = %.4g s (step %d): the largest torque %.3g T is below "
+                                    "%.3g T", t, n, rows.max_torque_T, st.relax_torque)
+                        break
+                    stop = comm.allreduce(flag["stop"] or n == stop_after, op=MPI.LOR)
+                    if folder is not None and (stop or checkpoint_every and n % checkpoint_every == 0) \
+                            and not last:
+                        save()
+                    if stop:
+                        where = f"checkpoint at t = {t:.4g} s (step {n}) kept in {folder}; run the same " \
+                            "command again to go on" if folder is not None else "no checkpoint (no folder)"
+                        raise Terminated(where)
+                if on_stage_end is not None:
+                    on_stage_end(k_stage + 1, t)
+                if st.relax and not done:
+                    rows.relaxed, rows.unrelaxed_stage = False, k_stage + 1
                     break
-                stop = comm.allreduce(flag["stop"] or n == stop_after, op=MPI.LOR)
-                if folder is not None and (stop or checkpoint_every and n % checkpoint_every == 0) \
-                        and t < t_end:
-                    save()
-                if stop:
-                    where = f"checkpoint at t = {t:.4g} s (step {n}) kept in {folder}; run the same " \
-                        "command again to go on" if folder is not None else "no checkpoint (no folder)"
-                    raise Terminated(where)
+                k_stage, t0_stage, n0_stage = k_stage + 1, t, n
     finally:
         restore_sigterm(previous)
         rows.close()

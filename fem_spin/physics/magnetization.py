@@ -56,6 +56,26 @@ class Uniform:
 
 
 @dataclass(frozen=True)
+class Vortex:
+    """A vortex about the z axis through `center` [nm]: the in-plane part circulates
+    counter-clockwise seen from +z for circulation +1 (clockwise for -1), and the core,
+    u_z = polarity exp(-(r/core)^2), has the width `core` [nm] (an initial state: relaxation
+    gives the core its own size)."""
+
+    center: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    circulation: int = 1
+    polarity: int = 1
+    core: float = 5.0
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        dx, dy = x[0] - self.center[0], x[1] - self.center[1]
+        r = np.hypot(dx, dy)
+        mz = self.polarity * np.exp(-(r / self.core) ** 2)
+        inplane = np.sqrt(np.clip(1.0 - mz ** 2, 0.0, 1.0)) * self.circulation / np.where(r > 0, r, 1.0)
+        return np.stack([-dy * inplane, dx * inplane, mz])
+
+
+@dataclass(frozen=True)
 class Interface:
     """The paper's spacer profile (Fig. 5): mu = tanh(|x|/w) dips to 0 at x = 0.
 
