@@ -93,21 +93,23 @@ def _stages(section: str, key: str, value: Any) -> list[dict[str, Any]]:
     """[[dynamics.stages]]: a list of tables (empty: no stages), each checked as a StageSection."""
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, Mapping) for v in value):
         raise _fail(section, key, value, "must be a list of tables ([[dynamics.stages]])")
-    out = []
-    for i, table in enumerate(value, 1):
-        where = f"{section}.{key}[{i}]"
-        for k in table:
-            if k not in STAGE_KEYS:
-                raise _unknown(k, STAGE_KEYS, f"[{where}] ")
-        stage = {}
-        for k, spec in STAGE_KEYS.items():
-            if k in table:
-                stage[k] = _convert(where, k, spec, table[k])
-            elif spec.default is REQUIRED:
-                raise CaseError(f"[{where}] {k} is missing ({spec.doc})")
-            else:
-                stage[k] = _default(spec)
-        out.append(stage)
+    return [_table(f"{section}.{key}[{i}]", STAGE_KEYS, table) for i, table in enumerate(value, 1)]
+
+
+def _table(where: str, keys: Mapping[str, Key], given: Mapping[str, Any]) -> dict[str, Any]:
+    """One table of keys ([where]) checked and completed: unknown keys refused (with the closest
+    known one), given values converted, required ones demanded, the rest their defaults."""
+    for key in given:
+        if key not in keys:
+            raise _unknown(key, keys, f"[{where}] ")
+    out = {}
+    for key, spec in keys.items():
+        if key in given:
+            out[key] = _convert(where, key, spec, given[key])
+        elif spec.default is REQUIRED:
+            raise CaseError(f"[{where}] {key} is missing ({spec.doc})")
+        else:
+            out[key] = _default(spec)
     return out
 
 
@@ -132,30 +134,14 @@ def resolve_case(raw: Mapping[str, Any], base_dir: Path | None = None) -> dict[s
         if not isinstance(raw[section], Mapping):
             raise _fail(section, "(section)", raw[section], "must be a table [section]")
     for section, keys in SCHEMA.items():
-        given = raw.get(section, {})
-        for key in given:
-            if key not in keys:
-                raise _unknown(key, keys, f"[{section}] ")
-        out = {}
-        for key, spec in keys.items():
-            if key in given:
-                out[key] = _convert(section, key, spec, given[key])
-            elif spec.default is REQUIRED:
-                raise CaseError(f"[{section}] {key} is missing ({spec.doc})")
-            else:
-                out[key] = _default(spec)
-        case[section] = out
+        case[section] = _table(section, keys, raw.get(section, {}))
     for section, keys in NAMED.items():
         case[section] = {}
         for name, table in raw.get(section, {}).items():
             where = f"{section}.{name}"
             if not isinstance(table, Mapping):
                 raise _fail(section, name, table, f"must be a table [{where}]")
-            for key in table:
-                if key not in keys:
-                    raise _unknown(key, keys, f"[{where}] ")
-            case[section][name] = {key: _convert(where, key, spec, table[key]) if key in table
-                                   else _default(spec) for key, spec in keys.items()}
+            case[section][name] = _table(where, keys, table)
     if base_dir is not None:  # relative files are the case file's neighbours; stored absolute
         geo = case["geometry"]
         for key in ("mesh_file", "file"):

@@ -356,13 +356,13 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
         raise ValueError("stages take fixed steps: no tolerance")
     if not staged:
         stages = [Stage(t_end, dt, relax=relax_torque is not None, relax_torque=relax_torque)]
-    for st in stages:
-        count = int(round(st.t_end / st.dt))
+    counts = [int(round(st.t_end / st.dt)) for st in stages]
+    for st, count in zip(stages, counts):
         if fixed and (count < 1 or abs(count * st.dt - st.t_end) > 1e-9 * st.t_end):
             raise ValueError(f"t_end = {st.t_end!r} s is not a whole number of steps dt = {st.dt!r} s")
     t_end = sum(st.t_end for st in stages)
     any_relax = any(st.relax for st in stages)
-    nsteps = sum(int(round(st.t_end / st.dt)) for st in stages)
+    nsteps = sum(counts)
     llg, problem = coupling.llg, coupling.problem
     comm = problem.domain.comm
     regions = regions or []
