@@ -72,7 +72,7 @@ def averages(dt: float, order: int = 2, comm=COMM) -> np.ndarray:
 @pytest.mark.mpi
 def test_short_sp4_run_matches_its_fine_reference():
     """Second-order steps of 1 ps are within 1.5e-4 of the 1/8 ps reference in every <u>
-    component over 10 ps (measured: 5.8e-5; 1.4e-5 at 1/2 ps, order 2); first-order steps are
+    component over 10 ps (measured: 6.0e-5; 1.5e-5 at 1/2 ps, order 2); first-order steps are
     5.9e-4 off (2.9e-4 at 1/2 ps, order 1). A demag field twice too strong moves <u_z> by 3.9e-3
     and a reversed field <u_y> by 2e-2 in these 10 ps (the reference's <u_z> reaches -7.0e-3,
     its <u_y> rises from 0.0995 to 0.106)."""

@@ -153,6 +153,12 @@ class LLG:
         # order 2: the explicit fields at t_n + k/2, extrapolated from this step and the last
         # (weight k/(2 k_prev); 0 until a previous step exists)
         self._w = dolfinx.fem.Constant(mesh, dolfinx.default_scalar_type(0.0))
+        # order 2's implicitness 1/2 + rho(k), rho = k gamma mu0 Ms_max: O(k), so still second
+        # order, but the stiff exchange modes are damped (|amplification| (1/2 - rho)/(1/2 + rho)
+        # instead of 1). At exactly 1/2 they are not, and in SP4 the step-to-step oscillation
+        # of the walls' finest modes grew until the energy rose tenfold (docs/micromagnetics.md).
+        self._rho = dolfinx.fem.Constant(mesh, dolfinx.default_scalar_type(0.0))
+        self._omega_M = GAMMA * 4e-7 * np.pi * max((p.Ms for _, p, _ in magnets if p.dynamic), default=0.0)
         self._prev = None  # (u, B_sd, B_demag) Functions of the last step, and its k
         self._prev_k = None
         self._compiled: dict = {}
@@ -196,7 +202,7 @@ class LLG:
         """The compiled (a, L) of one variant of the step (cached: stages switch between them).
 
         Order 1: the theta scheme of the module docstring. Order 2 (Alouges, Kritsikis &
-        Toussaint 2014, TPS2): theta = 1/2, the explicit fields extrapolated to t_n + k/2, and
+        Toussaint 2014, TPS2): theta = 1/2 + rho(k) (rho = k gamma mu0 Ms_max), the explicit fields extrapolated to t_n + k/2, and
         the damping alpha_G + (k/2) lambda with lambda = u.(gamma B_eff) = gamma u.B - c_ex
         |grad u|^2. Testing the LLG at the midpoint in the tangent space of u^n leaves exactly
         that term: P(u^n) P(u^{n+1/2}) B = P(u^n) B - (k/2)(u.B) du/dt + O(k^2). Without it
@@ -206,7 +212,7 @@ class LLG:
             return self._compiled[key]
         v, phi = ufl.TrialFunction(self.U), ufl.TestFunction(self.U)
         un = self.u
-        theta = self.theta if order == 1 else 0.5
+        theta = self.theta if order == 1 else 0.5 + self._rho
         damping = self.alpha
         field = self.field(un)
         if order == 2:
@@ -332,6 +338,7 @@ class LLG:
         self.update_demag()
         if self.order == 2:
             self._w.value = 0.0 if self._prev_k is None else 0.5 * dt / self._prev_k
+            self._rho.value = min(dt * self._omega_M, 0.5)
         self.A.zeroEntries()
         dolfinx.fem.petsc.assemble_matrix(self.A, self.a)
         self.A.assemble()
