@@ -20,6 +20,7 @@ from mpi4py import MPI
 
 from fem_spin.app.runner import run_case
 from fem_spin.io.case import load_case
+from fem_spin.physics.dynamics import first_crossing
 from fem_spin.progress import configure_logging, logger
 
 configure_logging()
@@ -52,12 +53,6 @@ def field_stage(folder: Path) -> np.ndarray:
     return np.stack([t["t_s"] - start, t["u_x_film"], t["u_y_film"], t["u_z_film"]], axis=1)
 
 
-def zero_crossing(t: np.ndarray, mx: np.ndarray) -> float:
-    """The first time <m_x> changes sign (linear between the two samples)."""
-    i = int(np.argmax(np.sign(mx[1:]) != np.sign(mx[:-1])))
-    return float(t[i] - mx[i] * (t[i + 1] - t[i]) / (mx[i + 1] - mx[i]))
-
-
 if comm.rank == 0:
     import matplotlib
 
@@ -86,8 +81,8 @@ if comm.rank == 0:
         # distance from the published mean on the reference's times
         dev = [float(np.max(np.abs(np.interp(rt, ours[:, 0], ours[:, i + 1]) - ref[f"m{c}"])))
                for i, c in enumerate("xyz")]
-        report[name] = {"first_zero_crossing_of_mx_ns": zero_crossing(ours[:, 0], ours[:, 1]) * 1e9,
-                        "published_mean_zero_crossing_ns": zero_crossing(rt, ref["mx"]) * 1e9,
+        report[name] = {"first_zero_crossing_of_mx_ns": first_crossing(ours[:, 0], ours[:, 1]) * 1e9,
+                        "published_mean_zero_crossing_ns": first_crossing(rt, ref["mx"]) * 1e9,
                         "m_at_1ns": ours[-1, 1:].tolist(), "mumax3_m_at_1ns": mumax3[name],
                         "published_mean_at_1ns": [float(ref[f"m{c}"][-1]) for c in "xyz"],
                         "max_distance_from_published_mean": dev}

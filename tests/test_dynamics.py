@@ -452,3 +452,16 @@ def test_relax_stops_at_equilibrium_or_says_it_did_not(comm_tmp, capfd):
     if RANK == 0:
         assert "relax did not converge" in err and "relax_torque_T" in err, err
         assert (comm_tmp / "short" / "summary.json").is_file()
+
+
+def test_first_crossing_interpolates_the_first_sign_change():
+    """The switching-time helper of the demos: the first crossing, linear between rows, in
+    either direction, None when there is none."""
+    from fem_spin.physics.dynamics import first_crossing
+
+    t = np.linspace(0.0, 1.0, 101)
+    x = -np.cos(2 * np.pi * t)  # rises through 0 at 0.25, falls through it at 0.75
+    assert first_crossing(t, x) == pytest.approx(0.25, abs=1e-4)
+    assert first_crossing(t, x, 0.9) == pytest.approx(np.arccos(-0.9) / (2 * np.pi), abs=1e-3)
+    assert first_crossing(t[60:], x[60:]) == pytest.approx(0.75, abs=1e-4)
+    assert first_crossing(t, x, 1.5) is None

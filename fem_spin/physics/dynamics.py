@@ -251,6 +251,17 @@ def read_table(path: Path) -> list[dict]:
         return [{k: _number(v) for k, v in r.items()} for r in csv.DictReader(fh)]
 
 
+def first_crossing(t, x, level: float = 0.0) -> float | None:
+    """The first time a column of dynamics.csv crosses level (linear between the rows), e.g. the
+    switching time as the first zero of <u_x>; None if it never does."""
+    d = np.sign(np.asarray(x, dtype=float) - level)
+    i = np.nonzero(d[1:] != d[:-1])[0]
+    if not len(i):
+        return None
+    i = int(i[0])
+    return float(t[i] + (level - x[i]) * (t[i + 1] - t[i]) / (x[i + 1] - x[i]))
+
+
 def _number(text: str):
     try:
         return int(text)
