@@ -1,10 +1,11 @@
-# # The nanopillar spin valve switched by its own current
+# # The nanopillar spin valve driven by its own current
 #
 # `demos/pillar_switching.toml`: meshes/spin_valve.geo with a 4 nm free layer, demag on, the
 # Oersted field of the solved current on. First the antiparallel state is relaxed without a
 # current (damping only, to 1e-4 T; rho = 0: no electrons), then each current starts from that
-# state (u_final.ovf) and runs until the free layer has switched (<u_x> of it crosses 0 and
-# reaches +0.9) or t_end. Electrons flow fixed -> free (conventional current into `top`), the
+# state (u_final.ovf) for 1 ns, and the report gives when <u_x> of the free layer first
+# crosses 0 and +0.9, and its range over the last 0.2 ns (docs/devices.md: this pillar
+# precesses rather than switches, a finding of the model). Electrons flow fixed -> free (conventional current into `top`), the
 # polarity that turns the free layer towards the fixed one; the reversed current is run once
 # at the largest j to show it holds the antiparallel state instead.
 # Run: `mpirun -n 2 python demos/pillar_switching.py [OUT]` (default results/pillar-switching).
@@ -29,7 +30,7 @@ configure_logging()
 comm = MPI.COMM_WORLD
 here = Path(__file__).resolve().parent
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "results/pillar-switching")
-CURRENTS = [float(j) for j in sys.argv[2].split(",")] if len(sys.argv) > 2 else [5e11, 7e11, 1e12, 1.5e12]
+CURRENTS = [float(j) for j in sys.argv[2].split(",")] if len(sys.argv) > 2 else [1e12, 1.4e12, 2e12, 3e12]
 base = load_case(here / "pillar_switching.toml")
 area_m2 = math.pi * (20e-9) ** 2  # the pillar's cross-section (R = 20 nm)
 
@@ -54,12 +55,13 @@ def switch(j: float, folder: Path, t_end: float) -> None:
 runs = {}
 for j in CURRENTS:
     runs[j] = out / f"j={j:g}"
-    switch(j, runs[j], 1.5e-9)
+    switch(j, runs[j], 1e-9)
 runs[-CURRENTS[-1]] = out / f"j={-CURRENTS[-1]:g}"
 switch(-CURRENTS[-1], runs[-CURRENTS[-1]], 3e-10)
 # -
 
-# The switching time: the first crossing of <u_x> = 0 in the free layer.
+# The switching time: the first crossing of <u_x> = 0 in the free layer (and of 0.9); the
+# range of <u_x> over the last 0.2 ns tells a switched layer from a precessing one.
 
 # +
 if comm.rank == 0:
@@ -76,9 +78,11 @@ if comm.rank == 0:
         t0 = first_crossing(d["t_s"], d["u_x_free"])
         t9 = first_crossing(d["t_s"], d["u_x_free"], 0.9)
         ax.plot(d["t_s"] * 1e9, d["u_x_free"], label=f"j = {j:.3g} A/m^2")
-        report[f"{j:g}"] = {"switch_time_ns": None if t0 is None else t0 * 1e9,
-                            "to_0.9_ns": None if t9 is None else t9 * 1e9,
+        tail = d["u_x_free"][d["t_s"] >= d["t_s"][-1] - 2e-10]  # the last 0.2 ns: settled or precessing
+        report[f"{j:g}"] = {"first_ux_0_ns": None if t0 is None else t0 * 1e9,
+                            "first_ux_0.9_ns": None if t9 is None else t9 * 1e9,
                             "u_free_end": [float(d[f"u_{c}_free"][-1]) for c in "xyz"],
+                            "ux_last_0.2ns": [float(tail.min()), float(tail.max())],
                             "oersted_peak_T": s.get("oersted_peak_T"),
                             "wall_s": s["timings_s"].get("dynamics")}
         rows.append([j, np.nan if t0 is None else t0, np.nan if t9 is None else t9])
@@ -88,7 +92,7 @@ if comm.rank == 0:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "switching.png")
-    np.savetxt(out / "switching.csv", np.array(rows), delimiter=",", header="j_A_per_m2,t_switch_s,t_0.9_s",
+    np.savetxt(out / "switching.csv", np.array(rows), delimiter=",", header="j_A_per_m2,t_ux_0_s,t_ux_0.9_s",
                comments="", fmt="%.6g")
     (out / "switching.json").write_text(json.dumps(report, indent=2) + "\n")
     logger.info("%s", json.dumps(report, indent=2))

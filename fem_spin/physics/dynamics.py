@@ -373,7 +373,6 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
             raise ValueError(f"t_end = {st.t_end!r} s is not a whole number of steps dt = {st.dt!r} s")
     t_end = sum(st.t_end for st in stages)
     any_relax = any(st.relax for st in stages)
-    nsteps = sum(counts)
     llg, problem = coupling.llg, coupling.problem
     comm = problem.domain.comm
     regions = regions or []
@@ -491,10 +490,13 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
                     if n - n_start == 1 or now - last_log >= PROGRESS_EVERY_S or last or done:
                         # rank 0's clock alone decides: logging is not collective
                         last_log, per_step = now, (now - wall) / (n - n_start)
-                        left = (nsteps - n) * per_step if fixed else \
-                            (now - wall) * (t_end - t) / max(t - t_start, 1e-300)
+                        # the end as it stands: a relax stage that ended early moved it forward
+                        later = stages[k_stage + 1:]
+                        t_final = t_stop + sum(s.t_end for s in later)
+                        left = ((t_stop - t) / st.dt + sum(s.t_end / s.dt for s in later)) * per_step \
+                            if fixed else (now - wall) * (t_end - t) / max(t - t_start, 1e-300)
                         logger.info("  step %d, t = %.4g s of %.4g, dt = %.3g s, %.3g s/step, wall %.1f s, "
-                                    "about %s to t_end, E = %.4g J%s%s", n, t, t_end, rows[-1]["dt_s"],
+                                    "about %s to t_end, E = %.4g J%s%s", n, t, t_final, rows[-1]["dt_s"],
                                     per_step, now - wall, duration(left), rows[-1]["total_J"],
                                     f", {rejected} rejected" if not fixed else "",
                                     f", largest torque {rows.max_torque_T:.3g} T" if st.relax else "")
