@@ -5,9 +5,10 @@
 # current (damping only, to 1e-4 T; rho = 0: no electrons), then each current starts from that
 # state (u_final.ovf) for 1 ns, and the report gives when <u_x> of the free layer first
 # crosses 0 and +0.9, and its range over the last 0.2 ns (docs/devices.md: this pillar
-# precesses rather than switches, a finding of the model). Electrons flow fixed -> free (conventional current into `top`), the
-# polarity that turns the free layer towards the fixed one; the reversed current is run once
-# at the largest j to show it holds the antiparallel state instead.
+# precesses rather than switches, a finding of the model). Electrons flow fixed -> free
+# (conventional current into `top`), the polarity that turns the free layer towards the fixed
+# one; the reversed current is run once at the largest j to show it holds the antiparallel
+# state instead.
 # Run: `mpirun -n 2 python demos/pillar_switching.py [OUT]` (default results/pillar-switching).
 # Writes OUT/relax, OUT/j=..., OUT/switching.csv, OUT/switching.json and OUT/switching.png.
 
@@ -32,7 +33,7 @@ here = Path(__file__).resolve().parent
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "results/pillar-switching")
 CURRENTS = [float(j) for j in sys.argv[2].split(",")] if len(sys.argv) > 2 else [1e12, 1.4e12, 2e12, 3e12]
 base = load_case(here / "pillar_switching.toml")
-area_m2 = math.pi * (20e-9) ** 2  # the pillar's cross-section (R = 20 nm)
+area_m2 = math.pi * (base["geometry"]["parameters"]["R"] * 1e-9) ** 2  # the pillar's cross-section
 
 relax = copy.deepcopy(base)
 relax["current"]["drive"] = "none"
@@ -83,7 +84,6 @@ if comm.rank == 0:
                             "first_ux_0.9_ns": None if t9 is None else t9 * 1e9,
                             "u_free_end": [float(d[f"u_{c}_free"][-1]) for c in "xyz"],
                             "ux_last_0.2ns": [float(tail.min()), float(tail.max())],
-                            "oersted_peak_T": s.get("oersted_peak_T"),
                             "wall_s": s["timings_s"].get("dynamics")}
         rows.append([j, np.nan if t0 is None else t0, np.nan if t9 is None else t9])
     ax.set_xlabel("t [ns]")

@@ -202,11 +202,12 @@ class LLG:
         """The compiled (a, L) of one variant of the step (cached: stages switch between them).
 
         Order 1: the theta scheme of the module docstring. Order 2 (Alouges, Kritsikis &
-        Toussaint 2014, TPS2): theta = 1/2 + rho(k) (rho = k gamma mu0 Ms_max), the explicit fields extrapolated to t_n + k/2, and
-        the damping alpha_G + (k/2) lambda with lambda = u.(gamma B_eff) = gamma u.B - c_ex
-        |grad u|^2. Testing the LLG at the midpoint in the tangent space of u^n leaves exactly
-        that term: P(u^n) P(u^{n+1/2}) B = P(u^n) B - (k/2)(u.B) du/dt + O(k^2). Without it
-        theta = 1/2 is first order (docs/magnetostatics.md has the measured orders)."""
+        Toussaint 2014, TPS2): theta = 1/2 + rho(k) (rho = k gamma mu0 Ms_max), the explicit
+        fields extrapolated to t_n + k/2, and the damping alpha_G + (k/2) lambda with
+        lambda = u.(gamma B_eff) = gamma u.B - c_ex |grad u|^2. Testing the LLG at the midpoint
+        in the tangent space of u^n leaves exactly that term: P(u^n) P(u^{n+1/2}) B = P(u^n) B
+        - (k/2)(u.B) du/dt + O(k^2). Without it theta = 1/2 is first order (docs/micromagnetics.md
+        has the measured orders)."""
         key = (precession, order)
         if key in self._compiled:
             return self._compiled[key]
