@@ -84,6 +84,7 @@ if comm.rank == 0:
                             "first_ux_0.9_ns": None if t9 is None else t9 * 1e9,
                             "u_free_end": [float(d[f"u_{c}_free"][-1]) for c in "xyz"],
                             "ux_last_0.2ns": [float(tail.min()), float(tail.max())],
+                            "oersted_peak_mT": 1e3 * s["dynamics"]["oersted_peak_T"],
                             "wall_s": s["timings_s"].get("dynamics")}
         rows.append([j, np.nan if t0 is None else t0, np.nan if t9 is None else t9])
     ax.set_xlabel("t [ns]")

@@ -457,8 +457,12 @@ def results_readme(case: Case) -> str:
     if out.checkpoint:
         files["checkpoint/"] = "m for solver.initial_guess of a later run (any number of ranks)"
     if case.dynamic:
-        files["u_t.pvd (+ u_t/)"] = (f"time series of the magnetization's direction u, every "
-                                     f"{case.dynamics.output_every} steps and at the end")
+        from fem_spin.app.build import demag_on
+
+        extra = [n for n, on in (("B_demag", demag_on(case)), ("B_oersted", case.field.oersted)) if on]
+        files["u_t.pvd (+ u_t/)"] = (f"time series of the magnetization's direction u"
+                                     + (f" with {' and '.join(extra)} [T]" if extra else "")
+                                     + f", every {case.dynamics.output_every} steps and at the end")
         files["m_t.pvd (+ m_t/)"] = f"time series of {m} and the torque T, at the same times"
         files["dynamics.csv"] = ("a row per step: t, " + ("stage, " if case.dynamics.stages else "")
                                  + "dt, error estimate, rejected steps, energies [J], "

@@ -88,6 +88,8 @@ def run_case(case: Case | Mapping, output: Path | None, overwrite: bool = False,
                                    "rejected_steps": rows[-1]["rejected_steps"],
                                    "max_norm_error": rows.max_norm_error,
                                    "energy_rises": rows.energy_rises}
+            if rows.oersted_peak_T is not None:
+                summary["dynamics"]["oersted_peak_T"] = rows.oersted_peak_T
             if rows.relaxed is not None or case.dynamics.relax:
                 summary["dynamics"].update(relaxed=bool(rows.relaxed), max_torque_T=rows.max_torque_T)
                 if rows.unrelaxed_stage is not None:
@@ -171,6 +173,10 @@ def run_coupled(case: Case, problem: SpinProblem, folder: Path | None):
                             stages=stages, order=dyn.order,
                             on_stage_end=(lambda k, t: state_file(f"u_stage{k}.ovf", t)) if stages else None)
         state_file("u_final.ovf", rows[-1]["t_s"])
+        if llg.B_static is not None:  # the Oersted field's largest |B| in the magnets, for summary.json
+            B, n = llg.B_static.x.array.reshape(-1, 3), llg.B_static.function_space.dofmap.index_map.size_local
+            rows.oersted_peak_T = problem.domain.mesh.comm.allreduce(
+                float(np.max(np.linalg.norm(B[:n], axis=1), initial=0.0)), op=MPI.MAX)
         return rows
     finally:
         coupling.destroy()

@@ -195,6 +195,7 @@ class Table:
         self.rise_stage = None
         self.relaxed, self.max_torque_T = False, None  # relaxation's verdict (run_dynamics)
         self.unrelaxed_stage = None
+        self.oersted_peak_T = None  # set by the runner when an Oersted field acts
         self._rows: list[dict] = []
         self._fh = self._writer = None
         if path is not None and comm.rank == 0:
@@ -395,7 +396,9 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
     dt = state["next_dt_s"] if state and not fixed else dt
     writers = []
     if folder is not None:
-        for name, funcs in {"u_t": [llg.u], "m_t": [problem.m, T]}.items():
+        # the magnetostatic fields beside u (B_demag of the written u; B_oersted is steady)
+        fields_u = [llg.u] + [f for f in (llg.B_demag, llg.B_static) if f is not None]
+        for name, funcs in {"u_t": fields_u, "m_t": [problem.m, T]}.items():
             writers.append(VTUSeries(folder, name, funcs, entries=(state or {}).get("series", {}).get(name)))
             if vtx and dolfinx.common.has_adios2:
                 writers.append(dolfinx.io.VTXWriter(comm, folder / f"{name}.bp", funcs, engine="BP4"))
@@ -431,6 +434,7 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
         rows.append(row)
         if write and writers:
             T.interpolate(T_expr)  # only the files need T
+            llg.update_demag()  # of u as written (the next step reuses it)
             for w in writers:
                 w.write(t)
         if callback:
