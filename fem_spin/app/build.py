@@ -263,13 +263,22 @@ def llg_of(case: Case, problem: SpinProblem):
                precession=not case.dynamics.relax, order=case.dynamics.order)
 
 
+# device files the magnetostatic fields can embed in air: a .geo is meshed again with it, a .msh
+# keeps its cells (fem_spin.geometry.air); an .xdmf mesh is no Gmsh model
+EMBEDDABLE = (".geo", ".msh")
+
+
+def embeddable(geo) -> bool:
+    """A 3D device from a .geo or .msh file (what the demag and Oersted fields need)."""
+    return isinstance(geo, DeviceSection) and geo.dim == 3 and Path(geo.file).suffix.lower() in EMBEDDABLE
+
+
 @takes_case
 def demag_on(case: Case) -> bool:
-    """[dynamics] demag, or its default: on for a 3D device from a .geo file."""
+    """[dynamics] demag, or its default: on for a 3D device from a .geo or .msh file."""
     if case.dynamics.demag is not None:
         return case.dynamics.demag
-    geo = case.geometry
-    return isinstance(geo, DeviceSection) and geo.dim == 3 and Path(geo.file).suffix.lower() == ".geo"
+    return embeddable(case.geometry)
 
 
 def mean_edge(mesh) -> float:

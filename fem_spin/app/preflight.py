@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fem_spin._backend import MPI
 from fem_spin.app import sizing
-from fem_spin.app.build import auto_preset, coarsest_kh, material_from, mesh_geometry, source_of
+from fem_spin.app.build import auto_preset, coarsest_kh, embeddable, material_from, mesh_geometry, source_of
 from fem_spin.geometry.mesh import inspect_mesh_file
 from fem_spin.io.case import CaseError
 from fem_spin.io.output import LOCK
@@ -44,7 +44,8 @@ def preflight(case: Case, ranks: int = 1, ranks_on_node: int | None = None) -> t
 @takes_case
 def check_demag(case: Case) -> None:
     """[dynamics] demag = true needs what the method needs: a 3D device from a .geo file (it is
-    meshed again inside air; a .msh or .xdmf mesh cannot be), and a dynamic run."""
+    meshed again inside air) or a .msh (the air is meshed around it; an .xdmf mesh cannot be),
+    and a dynamic run."""
     geo = case.geometry
     if case.dynamics.relax and case.dynamics.electrons == "transient":
         raise CaseError("[dynamics] relax = true drops the precession and the time: the electrons must be "
@@ -55,20 +56,27 @@ def check_demag(case: Case) -> None:
             raise CaseError(f"{head} needs a charge current: set current.drive = 'uniform' or 'solved'")
         if case.dynamics.t_end_s is None:
             raise CaseError(f"{head} acts in the LLG: set dynamics.t_end_s (or drop oersted)")
-        if not isinstance(geo, DeviceSection) or geo.dim != 3 or Path(geo.file).suffix.lower() != ".geo":
-            raise CaseError(f"{head} needs a 3D device from a .geo file (it is meshed again inside an "
-                            "air ball)")
+        if not embeddable(geo):
+            raise CaseError(f"{head} needs a 3D device from a .geo or .msh file (it is embedded in an "
+                            "air ball)" + xdmf_hint(geo))
     if not case.dynamics.demag:
         return
     head = "[dynamics] demag = true"
     if case.dynamics.t_end_s is None:
         raise CaseError(f"{head} acts in the LLG: set dynamics.t_end_s (or drop demag)")
     if not isinstance(geo, DeviceSection) or geo.dim != 3:
-        raise CaseError(f"{head} needs a 3D device (geometry.kind = 'gmsh' with a 3D .geo file); this "
-                        f"case is {'a ' + str(geo.dim) + 'D device' if isinstance(geo, DeviceSection) else geo.kind}")
-    if Path(geo.file).suffix.lower() != ".geo":
-        raise CaseError(f"{head} meshes the device again inside an air ball, which needs its .geo "
-                        f"script; geometry.file = {geo.file!r} is a mesh: give the .geo (or demag = false)")
+        raise CaseError(f"{head} needs a 3D device (geometry.kind = 'gmsh' with a 3D .geo or .msh file); "
+                        f"this case is {'a ' + str(geo.dim) + 'D device' if isinstance(geo, DeviceSection) else geo.kind}")
+    if not embeddable(geo):
+        raise CaseError(f"{head} embeds the device in an air ball, which needs its .geo or .msh file; "
+                        f"geometry.file = {geo.file!r}{xdmf_hint(geo)} (or demag = false)")
+
+
+def xdmf_hint(geo) -> str:
+    """What to do with an .xdmf device, for the magnetostatics' errors."""
+    if isinstance(geo, DeviceSection) and Path(geo.file).suffix.lower() == ".xdmf":
+        return " is an XDMF mesh, which Gmsh cannot read: give the .msh it came from"
+    return ""
 
 
 @takes_case

@@ -142,6 +142,81 @@ def embed(gmsh, box: AirBox, air_tag: int | None = None, shell_tag: int | None =
     return {AIR: air_tag, SHELL: shell_tag, INFINITY: infinity_tag}
 
 
+def embed_mesh(gmsh, box: AirBox) -> dict[str, int]:
+    """`embed` for a model that is a 3D mesh already (a device's .msh, merged): its volumes keep
+    their cells, and the air between their outer surface and the ball R1, and the shell, are
+    meshed to fit (Gmsh's built-in kernel: volumes bounded by the mesh's own discrete surfaces,
+    spheres of spherical triangles, so the shell's nodes lie on |x - c| = R1, R2). The facet
+    groups are dropped (the twin needs none). Call on the Gmsh rank only, before generate(3),
+    which leaves the meshed volumes as they are. Returns {"air": tag, "shell": tag,
+    "infinity": tag}.
+
+    Raises ValueError if the mesh is not 3D, has no named volumes, or reaches past R1.
+    """
+    model, geo = gmsh.model, gmsh.model.geo
+    if model.getDimension() != 3:
+        raise ValueError(f"air.embed_mesh needs a 3D mesh, got dimension {model.getDimension()}")
+    groups = [(tag, model.getPhysicalName(3, tag)) for _, tag in model.getPhysicalGroups(3)]
+    if not groups:
+        raise ValueError("air.embed_mesh: the mesh has no physical volume (name its regions)")
+    volumes = [t for _, t in model.getEntities(3)]
+    c = np.asarray(box.center, float)
+    far = float(np.max(np.linalg.norm(model.mesh.getNodes()[1].reshape(-1, 3) - c, axis=1)))
+    if far >= box.R1:
+        raise ValueError(f"air.embed_mesh: the mesh reaches {far:.4g} nm from the centre "
+                         f"{tuple(float(v) for v in c)}, outside the air ball R1 = {box.R1} nm")
+
+    def outer_surface() -> list[int]:
+        faces = model.getBoundary([(3, t) for t in volumes], combined=True, oriented=False)
+        return sorted({abs(t) for d, t in faces if d == 2})
+
+    faces = outer_surface()
+    if not faces:  # MSH 2 keeps no topology: rebuild it from the elements
+        model.mesh.createTopology()
+        volumes = [t for _, t in model.getEntities(3)]
+        faces = outer_surface()
+    model.removePhysicalGroups(model.getPhysicalGroups(2))
+    h_out = box.h_far * box.R2 / box.R1 if box.h_outer is None else box.h_outer
+    ball, ball_faces = _geo_sphere(geo, c, box.R1, box.h_far)
+    outer, outer_faces = _geo_sphere(geo, c, box.R2, h_out)
+    air = geo.addVolume([ball, geo.addSurfaceLoop(faces)])
+    shell = geo.addVolume([outer, ball])
+    geo.synchronize()
+    tags = [t for t, _ in groups]
+    air_tag, shell_tag = max(tags) + 1, max(tags) + 2
+    model.addPhysicalGroup(3, [air], air_tag, name=AIR)
+    model.addPhysicalGroup(3, [shell], shell_tag, name=SHELL)
+    model.addPhysicalGroup(2, outer_faces, 1, name=INFINITY)
+    _size_field(gmsh, 3, volumes, [air], [shell], box)
+    logger.info("air: the meshed regions %s kept as they are, inside an air ball R1 = %g nm (tag %d) and "
+                "a shell to R2 = %g nm (tag %d), centre %s; h = %g nm at their surface, growing by %g per "
+                "nm to %g nm, %g nm at R2", ", ".join(f"{n or '?'} ({t})" for t, n in groups), box.R1,
+                air_tag, box.R2, shell_tag, tuple(float(v) for v in c), box.h_magnet, box.growth,
+                box.h_far, h_out)
+    return {AIR: air_tag, SHELL: shell_tag, INFINITY: 1}
+
+
+def _geo_sphere(geo, c: np.ndarray, R: float, h: float) -> tuple[int, list[int]]:
+    """A sphere in Gmsh's built-in kernel: 8 spherical triangles (the octants) on 6 points.
+    Returns (its surface loop, its surfaces)."""
+    centre = geo.addPoint(*c, h)
+    offsets = [(R, 0, 0), (0, R, 0), (-R, 0, 0), (0, -R, 0), (0, 0, R), (0, 0, -R)]
+    p = [geo.addPoint(*(c + np.asarray(o, float)), h) for o in offsets]
+    arcs = {}
+    for a, b in [(0, 1), (1, 2), (2, 3), (3, 0), (0, 4), (1, 4), (2, 4), (3, 4), (0, 5), (1, 5), (2, 5), (3, 5)]:
+        arcs[(a, b)] = geo.addCircleArc(p[a], centre, p[b])
+
+    def arc(a: int, b: int) -> int:
+        return arcs[(a, b)] if (a, b) in arcs else -arcs[(b, a)]
+
+    faces = []
+    for a, b in [(0, 1), (1, 2), (2, 3), (3, 0)]:
+        for pole in (4, 5):
+            loop = geo.addCurveLoop([arc(a, b), arc(b, pole), arc(pole, a)])
+            faces.append(geo.addSurfaceFilling([loop], sphereCenterTag=centre))
+    return geo.addSurfaceLoop(faces), faces
+
+
 def _farthest_point(model, dim: int, entities: list[int], c: np.ndarray) -> float:
     """The largest distance from c of points sampled on the entities' boundaries (a 40 x 40
     grid of each face's parameters, 200 points per curve in 2D)."""

@@ -205,7 +205,7 @@ class FieldSection:
             '(MODEL.md); per region: regions.NAME.B_T')
     oersted: bool = key('bool', False,
         doc='[dynamics]: the Oersted field of the charge current (uniform or solved) in the LLG of a 3D '
-            '.geo device, from the device meshed again inside air (as demag), computed once')
+            '.geo or .msh device, from the device embedded in air (as demag), computed once')
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -298,11 +298,13 @@ class DynamicsSection:
         check=positive)
     demag: bool | None = key('bool', None,
         doc='the demagnetizing field of the magnets in the LLG, computed on the device meshed again '
-            'inside an air ball and a shell that maps infinity (docs/magnetostatics.md); default: true '
-            'for a 3D device from a .geo file, false otherwise (false: no demag, as before)')
+            '(a .msh: its cells kept) inside an air ball and a shell that maps infinity '
+            '(docs/magnetostatics.md); default: true for a 3D device from a .geo or .msh file, false '
+            'otherwise (false: no demag, as before)')
     demag_h_nm: float | None = key('float', None, unit='nm',
         doc='demag: element size in the device of its air-embedded mesh (default: the device mesh\'s '
-            'mean edge, 0.7 of its mean cell diameter)',
+            'mean edge, 0.7 of its mean cell diameter; a .msh device keeps its cells: the air\'s size '
+            'at their surface)',
         check=positive)
     demag_air: float = key('float', 2.0, unit='-',
         doc='demag: the air ball\'s radius over the device\'s (its farthest point from its centre)',

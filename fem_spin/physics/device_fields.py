@@ -4,7 +4,8 @@ to the device mesh's nodes.
 
 The device mesh holds only conductors (the electrons live there); the demagnetizing field
 needs the space around the magnets. So the device's geometry file is meshed a second time with
-the air and shell added (`twin_domain`), and P1 fields cross between the two meshes by DOLFINx's
+the air and shell added (`twin_domain`; a .msh keeps its cells and gets the air meshed around
+them, so there the magnets' nodes coincide), and P1 fields cross between the two meshes by DOLFINx's
 non-matching interpolation (point location, in parallel): u from the device to the twin's
 magnets, H_d back to the device's magnet nodes. Flat faces are meshed the same in both, so
 their nodes coincide; on curved faces the two facetings differ by O(h^2).
@@ -48,15 +49,15 @@ def owned(mesh, cells: np.ndarray) -> np.ndarray:
 
 
 def twin_domain(path: Path, parameters: Mapping[str, float] | None, box, comm):
-    """The device's geometry file (.geo) meshed inside the air ball and shell of `box`
-    (fem_spin.geometry.air.AirBox): the device's regions keep their names; `air` and `shell`
-    are added."""
-    from fem_spin.geometry.air import embed
+    """The device inside the air ball and shell of `box` (fem_spin.geometry.air.AirBox): a
+    .geo is meshed again with them, a .msh keeps its cells and gets them meshed around it;
+    the device's regions keep their names; `air` and `shell` are added."""
+    from fem_spin.geometry.air import embed, embed_mesh
     from fem_spin.geometry.mesh import load_gmsh_file, mesh_model
 
     def add(gmsh) -> None:
         load_gmsh_file(gmsh, path, dict(parameters or {}))
-        embed(gmsh, box)
+        (embed_mesh if Path(path).suffix.lower() == ".msh" else embed)(gmsh, box)
 
     dom = mesh_model(comm, add, gdim=3)
     dom.info.update(kind="embedded", dim=3, R1=box.R1, R2=box.R2, center=tuple(box.center))
