@@ -33,7 +33,13 @@ junk = st.one_of(scalars, st.lists(scalars, max_size=4), st.dictionaries(
 num = st.floats(-2, 30)
 typed = {"float": num, "int": st.integers(-2, 4), "bool": st.booleans(), "table": st.just({}),
          "vec3": st.lists(num, min_size=3, max_size=3), "str": st.text(string.ascii_letters, max_size=6),
-         "strlist": st.lists(st.sampled_from(["m", "M", "T", "J", "abs_m", "B_sd", "x"]), max_size=3)}
+         "strlist": st.lists(st.sampled_from(["m", "M", "T", "J", "abs_m", "B_sd", "x"]), max_size=3),
+         # [[dynamics.stages]]: tables with or without their t_end_s, and out-of-range values
+         "stages": st.lists(st.fixed_dictionaries({}, optional={
+             "t_end_s": st.sampled_from([1e-12, 0.0, -1e-12]), "dt_s": st.sampled_from([1e-12, 3e-13, -1.0]),
+             "relax": st.booleans(), "B_T": st.lists(num, min_size=3, max_size=3)}), max_size=2)}
+# every kind of the schema has its own values (a new kind must be added here)
+assert {k.kind for ks in SCHEMA.values() for k in ks.values()} <= set(typed)
 
 
 @st.composite
