@@ -394,3 +394,17 @@ def test_wrong_radii_or_points_are_refused():
     demag.destroy()
     with pytest.raises(RuntimeError, match="outside the air ball"):
         spheroid_domain(R, 2 * R, 4.0, R1=1.5 * R)
+
+
+@pytest.mark.mpi
+def test_centre_off_the_origin_by_a_hair():
+    """A ball centred at (0, -5.2e-7, 12.5) nm (a device's bounding-box centre, as the twin of
+    a pillar gets it): the size field's expression has no exponent or '--' for Gmsh's parser,
+    which aborted the whole process on `y--5.17868532057264e-07`. The mesh reaches R2 about
+    that centre."""
+    c = (0.0, -5.17868532057264e-07, 12.5)
+    box = air.AirBox(R1=2 * R, R2=4 * R, h_magnet=4.0, h_far=8.0, center=c)
+    dom = air.build_embedded(functools.partial(air.add_spheroid, a=R, c=R, center=c), box)
+    x = dom.mesh.geometry.x
+    far = MPI.COMM_WORLD.allreduce(float(np.max(np.linalg.norm(x - np.asarray(c), axis=1))), op=MPI.MAX)
+    assert far == pytest.approx(4 * R, rel=1e-6)

@@ -231,6 +231,17 @@ def _farthest_point(model, dim: int, entities: list[int], c: np.ndarray) -> floa
     return far
 
 
+def _num(v: float) -> str:
+    """v in fixed point: Gmsh's MathEval parser fails on exponents ('1e-07') and aborts the
+    process (a bounding-box centre of -5e-07 nm did, in `y--5e-07`)."""
+    return f"{float(v):.12f}"
+
+
+def _signed(v: float) -> str:
+    """'+v' or '-|v|' for an expression (no '--')."""
+    return ("-" if v < 0 else "+") + _num(abs(v))
+
+
 def _size_field(gmsh, dim: int, magnets: list[int], air: list[int], shell: list[int], box: AirBox) -> None:
     """h_magnet in the magnets; in the air h_magnet + growth * (distance from them) up to h_far;
     in the shell from h_far at R1 linearly to h_outer at R2."""
@@ -254,11 +265,11 @@ def _size_field(gmsh, dim: int, magnets: list[int], air: list[int], shell: list[
     fld.setNumber(inside, "VIn", box.h_magnet)
     fld.setNumber(inside, "VOut", 1e22)
     fld.setNumbers(inside, vols, magnets)
-    cx, cy, cz = box.center
     radial = fld.add("MathEval")
     h_out = box.h_far * box.R2 / box.R1 if box.h_outer is None else box.h_outer
     slope = (h_out - box.h_far) / (box.R2 - box.R1)
-    expr = f"{box.h_far} + ({slope})*(Sqrt((x-{cx})^2+(y-{cy})^2+(z-{cz})^2) - {box.R1})"
+    r = "Sqrt(" + "+".join(f"({v}{_signed(-c)})^2" for v, c in zip("xyz", box.center)) + ")"
+    expr = f"{_num(box.h_far)}{_signed(slope)}*({r}{_signed(-box.R1)})"
     fld.setString(radial, "F", expr)
     outer = fld.add("Restrict")
     fld.setNumber(outer, "InField", radial)
