@@ -11,7 +11,8 @@ the quasi-static coupled loop (fem_spin.physics.dynamics). Measured: the cold st
 "before" ([dynamics] reuse_solver = false, llg_solver = "direct": everything redone every step)
 for --before-steps steps and "after" (the defaults) for --steps steps, each step split into the
 electron update (its assembly, solve iterations and preconditioner builds), the LLG step (and
-within it, with --demag, the demagnetizing field's evaluation) and the rest, with the resident memory; and the largest difference of the region averages of u
+within it, with --demag, the demagnetizing field's evaluation) and the rest, with the resident
+memory and the largest angle any node of u turned in the step; and the largest difference of the region averages of u
 and m between the two over the steps both ran. Prints a table; writes steps_<mode>.csv and
 summary.json.
 """
@@ -64,7 +65,18 @@ def run_mode(case, domain, steps: int, reuse: bool, llg_solver: str, comm) -> tu
     problem = make_problem(case, domain)
     rows: list[dict] = []
     clock = {"electrons": 0.0, "assemble": 0.0, "llg": 0.0, "demag": 0.0, "its": 0, "rebuilds": 0}
-    last = {"t": 0.0}
+    last = {"t": 0.0, "u": None}
+
+    def turn_deg(u) -> float:
+        """The largest angle [deg] any node of u turned since the last step (how far the
+        electrons' operator moved: their solve starts from the last solution)."""
+        x = u.x.array.reshape(-1, 3)[:u.function_space.dofmap.index_map.size_local]
+        prev, last["u"] = last["u"], x.copy()
+        if prev is None:
+            return float("nan")
+        magnet = (np.linalg.norm(x, axis=1) > 0.5) & (np.linalg.norm(prev, axis=1) > 0.5)  # u = 0 elsewhere
+        dots = np.clip(np.sum(x[magnet] * prev[magnet], axis=1), -1.0, 1.0)
+        return comm.allreduce(float(np.degrees(np.arccos(dots)).max(initial=0.0)), op=MPI.MAX)
 
     def on_step(t, coupling):
         if not hasattr(coupling, "_timed"):  # wrap on the first call (the prime)
@@ -77,13 +89,15 @@ def run_mode(case, domain, steps: int, reuse: bool, llg_solver: str, comm) -> tu
                   after=lambda: clock.update(its=coupling.solver.iterations,
                                              rebuilds=coupling.solver.rebuilds))
             last["t"] = time.perf_counter()
+            turn_deg(coupling.llg.u)
             return
         now = time.perf_counter()
         rows.append({"step": len(rows) + 1, "t_s": t, "wall_s": now - last["t"],
                      "electrons_s": clock["electrons"], "electron_assembly_s": clock["assemble"],
                      "electron_iterations": clock["its"], "preconditioner_builds": clock["rebuilds"],
                      "llg_s": clock["llg"], "llg_iterations": coupling.llg.iterations,
-                     "demag_s": clock["demag"], "rss_mb": rss_mb()})
+                     "demag_s": clock["demag"], "max_turn_deg": turn_deg(coupling.llg.u),
+                     "rss_mb": rss_mb()})
         clock.update(electrons=0.0, llg=0.0, assemble=0.0, demag=0.0)
         last["t"] = now
 
@@ -110,6 +124,7 @@ def summarise(rows: list[dict]) -> dict:
             "preconditioner_builds": int(rows[-1]["preconditioner_builds"]),
             "mean_llg_s": col["llg_s"].mean(), "max_llg_iterations": int(col["llg_iterations"].max()),
             "mean_demag_s": col["demag_s"].mean(),
+            "mean_max_turn_deg": float(np.nanmean(col["max_turn_deg"])),
             "mean_rest_s": (col["wall_s"] - col["electrons_s"] - col["llg_s"]).mean(),
             "rss_all_ranks_mb_step_1_100_last": [rows[0]["rss_mb_all_ranks"],
                                                  rows[min(99, n - 1)]["rss_mb_all_ranks"],
@@ -173,13 +188,14 @@ def main() -> None:
         summary["max_abs_m_average"] = max(abs(x[k]) for x in a for k in cols if k.startswith("m_"))
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"{'mode':>6} {'ranks':>5} {'DOFs':>8} {'cold s':>7} {'steps':>5} {'step s':>7} {'step/cold':>9} "
-          f"{'elec s':>7} {'asm s':>6} {'its':>5} {'builds':>6} {'LLG s':>6} {'demag s':>7} {'rest s':>6} "
+          f"{'elec s':>7} {'asm s':>6} {'its':>5} {'builds':>6} {'turn deg':>8} {'LLG s':>6} {'demag s':>7} {'rest s':>6} "
           f"{'RSS 1/100/last MB':>18}")
     for mode in modes:
         s = summary[mode]
         print(f"{mode:>6} {comm.size:>5} {summary['dofs']:>8} {cold:7.2f} {s['steps']:>5} {s['mean_step_s']:7.2f} "
               f"{s['mean_step_s'] / cold:9.2f} {s['mean_electrons_s']:7.2f} {s['mean_electron_assembly_s']:6.2f} "
-              f"{s['mean_electron_iterations']:5.1f} {s['preconditioner_builds']:>6} {s['mean_llg_s']:6.2f} "
+              f"{s['mean_electron_iterations']:5.1f} {s['preconditioner_builds']:>6} {s['mean_max_turn_deg']:8.3g} "
+              f"{s['mean_llg_s']:6.2f} "
               f"{s['mean_demag_s']:7.2f} "
               f"{s['mean_rest_s']:6.2f} {'/'.join(f'{x:.0f}' for x in s['rss_all_ranks_mb_step_1_100_last']):>18}")
     if "max_difference_before_after" in summary:
