@@ -263,8 +263,8 @@ def llg_of(case: Case, problem: SpinProblem):
                precession=not case.dynamics.relax, order=case.dynamics.order)
 
 
-# device files the magnetostatic fields can embed in air: a .geo is meshed again with it, a .msh
-# keeps its cells (fem_spin.geometry.air); an .xdmf mesh is no Gmsh model
+# device files the magnetostatic fields can embed in air (every kind a device may be): a .geo is
+# meshed again with it, a .msh keeps its cells (fem_spin.geometry.air)
 EMBEDDABLE = (".geo", ".msh")
 
 

@@ -44,8 +44,7 @@ def preflight(case: Case, ranks: int = 1, ranks_on_node: int | None = None) -> t
 @takes_case
 def check_demag(case: Case) -> None:
     """[dynamics] demag = true needs what the method needs: a 3D device from a .geo file (it is
-    meshed again inside air) or a .msh (the air is meshed around it; an .xdmf mesh cannot be),
-    and a dynamic run."""
+    meshed again inside air) or a .msh (the air is meshed around it), and a dynamic run."""
     geo = case.geometry
     if case.dynamics.relax and case.dynamics.electrons == "transient":
         raise CaseError("[dynamics] relax = true drops the precession and the time: the electrons must be "
@@ -58,7 +57,7 @@ def check_demag(case: Case) -> None:
             raise CaseError(f"{head} acts in the LLG: set dynamics.t_end_s (or drop oersted)")
         if not embeddable(geo):
             raise CaseError(f"{head} needs a 3D device from a .geo or .msh file (it is embedded in an "
-                            "air ball)" + xdmf_hint(geo))
+                            "air ball)")
     if not case.dynamics.demag:
         return
     head = "[dynamics] demag = true"
@@ -69,14 +68,8 @@ def check_demag(case: Case) -> None:
                         f"this case is {'a ' + str(geo.dim) + 'D device' if isinstance(geo, DeviceSection) else geo.kind}")
     if not embeddable(geo):
         raise CaseError(f"{head} embeds the device in an air ball, which needs its .geo or .msh file; "
-                        f"geometry.file = {geo.file!r}{xdmf_hint(geo)} (or demag = false)")
+                        f"geometry.file = {geo.file!r} (or demag = false)")
 
-
-def xdmf_hint(geo) -> str:
-    """What to do with an .xdmf device, for the magnetostatics' errors."""
-    if isinstance(geo, DeviceSection) and Path(geo.file).suffix.lower() == ".xdmf":
-        return " is an XDMF mesh, which Gmsh cannot read: give the .msh it came from"
-    return ""
 
 
 @takes_case
