@@ -4,12 +4,13 @@
 # Oersted field of the solved current on. First the antiparallel state is relaxed without a
 # current (damping only, to 1e-4 T; rho = 0: no electrons), then each current starts from that
 # state (u_final.ovf) for 1 ns, and the report gives when <u_x> of the free layer first
-# crosses 0 and +0.9, and its range over the last 0.2 ns (docs/devices.md: this pillar
-# precesses rather than switches, a finding of the model). Electrons flow fixed -> free
+# crosses 0 and +0.9, and its range over the last 0.2 ns (docs/devices.md: up to 2e12 A/m^2
+# this pillar precesses rather than switches, a finding of the model; 3-6e12 switch). Electrons flow fixed -> free
 # (conventional current into `top`), the polarity that turns the free layer towards the fixed
 # one; the reversed current is run once at the largest j to show it holds the antiparallel
 # state instead.
-# Run: `mpirun -n 2 python demos/pillar_switching.py [OUT]` (default results/pillar-switching).
+# Run: `mpirun -n 2 python demos/pillar_switching.py [OUT] [J1,J2,...]` (default
+# results/pillar-switching and seven currents, about 30 min on one core; the list in A/m^2).
 # Writes OUT/relax, OUT/j=..., OUT/switching.csv, OUT/switching.json and OUT/switching.png.
 
 # +
@@ -31,7 +32,7 @@ configure_logging()
 comm = MPI.COMM_WORLD
 here = Path(__file__).resolve().parent
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "results/pillar-switching")
-CURRENTS = [float(j) for j in sys.argv[2].split(",")] if len(sys.argv) > 2 else [1e12, 1.4e12, 2e12, 3e12]
+CURRENTS = [float(j) for j in sys.argv[2].split(",")] if len(sys.argv) > 2 else [1e12, 1.4e12, 2e12, 3e12, 4e12, 5e12, 6e12]
 base = load_case(here / "pillar_switching.toml")
 area_m2 = math.pi * (base["geometry"]["parameters"]["R"] * 1e-9) ** 2  # the pillar's cross-section
 
