@@ -127,8 +127,8 @@ def test_msh_device_gets_its_air(comm_tmp, version):
         if COMM.rank == 0:
             import gmsh
 
-            gmsh.initialize()
-            gmsh.merge(str(msh))
+            gmsh.initialize(interruptible=False)  # True sets SIGINT to SIG_DFL for good: a
+            gmsh.merge(str(msh))                  # later test's SIGINT then kills pytest
             gmsh.option.setNumber("Mesh.MshFileVersion", 2.2)
             gmsh.write(str(msh))
             gmsh.finalize()
