@@ -263,14 +263,10 @@ def llg_of(case: Case, problem: SpinProblem):
                precession=not case.dynamics.relax, order=case.dynamics.order)
 
 
-# device files the magnetostatic fields can embed in air (every kind a device may be): a .geo is
-# meshed again with it, a .msh keeps its cells (fem_spin.geometry.air)
-EMBEDDABLE = (".geo", ".msh")
-
-
 def embeddable(geo) -> bool:
-    """A 3D device from a .geo or .msh file (what the demag and Oersted fields need)."""
-    return isinstance(geo, DeviceSection) and geo.dim == 3 and Path(geo.file).suffix.lower() in EMBEDDABLE
+    """A 3D device (what the demag and Oersted fields need): its file, a .geo or a .msh (the
+    only kinds a device reads, io.case), is embedded in air by fem_spin.geometry.air."""
+    return isinstance(geo, DeviceSection) and geo.dim == 3
 
 
 @takes_case

@@ -63,13 +63,9 @@ def check_demag(case: Case) -> None:
     head = "[dynamics] demag = true"
     if case.dynamics.t_end_s is None:
         raise CaseError(f"{head} acts in the LLG: set dynamics.t_end_s (or drop demag)")
-    if not isinstance(geo, DeviceSection) or geo.dim != 3:
+    if not embeddable(geo):
         raise CaseError(f"{head} needs a 3D device (geometry.kind = 'gmsh' with a 3D .geo or .msh file); "
                         f"this case is {'a ' + str(geo.dim) + 'D device' if isinstance(geo, DeviceSection) else geo.kind}")
-    if not embeddable(geo):
-        raise CaseError(f"{head} embeds the device in an air ball, which needs its .geo or .msh file; "
-                        f"geometry.file = {geo.file!r} (or demag = false)")
-
 
 
 @takes_case

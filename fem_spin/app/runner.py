@@ -174,9 +174,9 @@ def run_coupled(case: Case, problem: SpinProblem, folder: Path | None):
                             on_stage_end=(lambda k, t: state_file(f"u_stage{k}.ovf", t)) if stages else None)
         state_file("u_final.ovf", rows[-1]["t_s"])
         if llg.B_static is not None:  # the Oersted field's largest |B| in the magnets, for summary.json
-            B, n = llg.B_static.x.array.reshape(-1, 3), llg.B_static.function_space.dofmap.index_map.size_local
-            rows.oersted_peak_T = problem.domain.mesh.comm.allreduce(
-                float(np.max(np.linalg.norm(B[:n], axis=1), initial=0.0)), op=MPI.MAX)
+            from fem_spin.physics.device_fields import largest_norm
+
+            rows.oersted_peak_T = largest_norm(llg.B_static)
         return rows
     finally:
         coupling.destroy()

@@ -64,6 +64,14 @@ def twin_domain(path: Path, parameters: Mapping[str, float] | None, box, comm):
     return dom
 
 
+def largest_norm(f) -> float:
+    """The largest |f| over a P1 vector field's nodes, all ranks (e.g. the Oersted field's peak)."""
+    n = f.function_space.dofmap.index_map.size_local
+    x = f.x.array.reshape(-1, f.function_space.dofmap.index_map_bs)[:n]
+    return f.function_space.mesh.comm.allreduce(float(np.max(np.linalg.norm(x, axis=1), initial=0.0)),
+                                                op=MPI.MAX)
+
+
 def halo_pairs(V, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(halo node, inner node) pairs of a P1 space: the halo nodes are those of cells that
     touch the given cells (`cells`, local + ghost) without being in them; each is paired with
@@ -209,10 +217,6 @@ class DeviceOersted:
         Transfer(U, Bx.function_space, owned(mesh, cells), padding)(self.B, Bx)
         self.net_current = field.net_current
         field.destroy()
-        comm = mesh.comm
-        n = U.dofmap.index_map.size_local
-        peak = comm.allreduce(float(np.max(np.linalg.norm(self.B.x.array.reshape(-1, 3)[:n], axis=1),
-                                           initial=0.0)), op=MPI.MAX)
-        self.peak_T = peak
+        peak = self.peak_T = largest_norm(self.B)
         logger.info("Oersted field of the charge current in the magnets %s: up to %.3g mT",
                     ", ".join(magnets), 1e3 * peak)

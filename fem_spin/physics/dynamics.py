@@ -433,8 +433,7 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
             row.update({k: float("nan") for k in row if k.startswith("m_")})
         rows.append(row)
         if write and writers:
-            T.interpolate(T_expr)  # only the files need T
-            llg.update_demag()  # of u as written (the next step reuses it)
+            T.interpolate(T_expr)  # only the files need T (B_demag is u's: llg.energies() updated it)
             for w in writers:
                 w.write(t)
         if callback:
