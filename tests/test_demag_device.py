@@ -313,3 +313,42 @@ def test_oersted_field_of_the_pillar_current():
 def phi_hat_of(x):
     r = np.hypot(x[:, 0], x[:, 1])
     return np.stack([-x[:, 1], x[:, 0], 0 * r], axis=1) / r[:, None]
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("solver", ["demag", "spin"])
+def test_command_line_options_reach_each_solver(comm_tmp, capfd, monkeypatch, solver):
+    """`fem-spin run case -- -fem_spin_<name>N_ksp_max_it 1` reaches that solver, and only it:
+    one CG iteration cannot meet the tolerance, so the run stops with exit 1 naming the solver
+    and PETSc's reason. (Before, every option after `--` went under the electron solver's
+    prefix, so -fem_spin_demag0_... was read by nothing and the run passed.)"""
+    import collections
+    import itertools
+
+    from petsc4py import PETSc
+
+    import fem_spin.physics.magnetostatics as magnetostatics
+    import fem_spin.solvers.linear as linear
+
+    if solver == "demag":  # this test's own prefix
+        monkeypatch.setattr(magnetostatics, "_counters", collections.defaultdict(lambda: itertools.count(900)))
+    else:
+        monkeypatch.setattr(linear, "_counter", itertools.count(900))
+    prefix = f"fem_spin_{solver}900_"
+    case_text = text()
+    if solver == "spin":  # a current, so that m is not 0 and the solve has work to do
+        case_text = text(extra="[current]\ndrive = \"uniform\"\nj_A_per_m2 = [0.0, 0.0, 1e11]\n")
+        case_text = case_text.replace("[material]\n", "[material]\nP = 0.5\nsigma_S_per_m = 5e6\n")
+    path = write_case(comm_tmp, case_text)
+    args = ["--", f"-{prefix}ksp_max_it", "1"]
+    if solver == "spin":  # past the preset's LU: one unpreconditioned iteration
+        args += [f"-{prefix}ksp_type", "gmres", f"-{prefix}pc_type", "none"]
+    try:
+        rc = run("run", path, "-o", comm_tmp / "out", "-q", *args)
+    finally:
+        for key in ("ksp_max_it", "ksp_type", "pc_type"):
+            PETSc.Options().delValue(prefix + key)
+    err = capfd.readouterr().err
+    assert rc == 1, err
+    if COMM.rank == 0:
+        assert "DIVERGED" in err and "Traceback" not in err, err

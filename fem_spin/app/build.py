@@ -159,8 +159,9 @@ def build_domain(case: Case, comm: MPI.Comm, msh_file: Path | None = None) -> Do
 @takes_case
 def make_problem(case: Case, domain: Domain, petsc_options: dict | None = None) -> SpinProblem:
     """The spin problem of a case on its mesh, with the solver preset chosen."""
-    opts = dict(case.solver.petsc_options)
-    opts.update(petsc_options or {})
+    from fem_spin.solvers.linear import route_options
+
+    opts = route_options({**case.solver.petsc_options, **(petsc_options or {})})
     kw: dict[str, Any] = dict(degree=case.discretization.degree,
                               quadrature_degree=case.discretization.quadrature_degree,
                               initial_guess=case.solver.initial_guess, petsc_options=opts)

@@ -37,6 +37,7 @@ A' solves -lap A' = mu0 j with nm derivatives, and B = 1e-9 curl A' (T).
 
 from __future__ import annotations
 
+import collections
 import itertools
 import time
 from collections.abc import Mapping, Sequence
@@ -50,7 +51,8 @@ from fem_spin.solvers.linear import SolverError, prefixed_ksp, reason_name
 
 MU0 = 1.25663706212e-6  # vacuum permeability [T m/A] (CODATA 2018)
 NM3_PER_M3 = 1e27
-_counter = itertools.count()
+# One count per solver name: a run with demag and Oersted has fem_spin_demag0_ and fem_spin_oersted0_
+_counters: dict[str, itertools.count] = collections.defaultdict(itertools.count)
 
 # CG + smoothed-aggregation AMG for the SPD transformed Laplacian, SOR under the Chebyshev
 # smoother (PETSc's SOR is symmetric, as CG needs): with the default Jacobi the smoother's
@@ -160,7 +162,7 @@ class ShellPoisson:
         self.A.assemble()
         self.b = dolfinx.fem.petsc.create_vector(self.V)
         self.options = {**DEFAULT_OPTIONS, **(petsc_options or {})}
-        self.prefix = f"fem_spin_{name}{next(_counter)}_"
+        self.prefix = f"fem_spin_{name}{next(_counters[name])}_"
         self.ksp = prefixed_ksp(self.A, self.prefix, self.options)  # the command line's win
         self.ksp.setInitialGuessNonzero(True)
         self.ksp.setUp()  # GAMG's hierarchy, once for every evaluation

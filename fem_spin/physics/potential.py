@@ -80,10 +80,11 @@ class _Conductor:
         defaults = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"} \
             if self.W.dofmap.index_map.size_global <= 200_000 else \
             {"ksp_type": "cg", "pc_type": "gamg", "ksp_rtol": 1e-12, "ksp_max_it": 2000}
-        for k, val in {**defaults, **(petsc_options or {})}.items():
-            opts[f"{prefix}{k}"] = val
+        own = [k for k in {**defaults, **(petsc_options or {})} if not opts.hasName(f"{prefix}{k}")]
+        for k in own:  # the options database's (the command line's, route_options') win
+            opts[f"{prefix}{k}"] = {**defaults, **(petsc_options or {})}[k]
         self.ksp.setFromOptions()
-        for k in {**defaults, **(petsc_options or {})}:
+        for k in own:
             opts.delValue(f"{prefix}{k}")
         self.lift = {}  # phi_c: 1 on contact c's dofs, 0 elsewhere
         for c, dofs in self.dofs.items():

@@ -50,16 +50,35 @@ PRESETS: dict[str, dict[str, object]] = {
 _counter = itertools.count()
 
 
+TARGETED = "fem_spin_"  # the start of every solver's own prefix
+
+
+def route_options(options: Mapping[str, object] | None) -> dict[str, object]:
+    """Split a case's PETSc options: those named with a solver's own prefix (e.g.
+    `fem_spin_demag0_ksp_rtol`, `fem_spin_spin0_ksp_monitor`) go into PETSc's options database,
+    where that solver finds them when it is made (`prefixed_ksp`); the others, returned, are
+    the electron solver's. Without this, `fem-spin run case.toml -- -fem_spin_demag0_...` put
+    the option under the electron solver's prefix, where nothing read it."""
+    opts = PETSc.Options()
+    rest = {}
+    for key, value in (options or {}).items():
+        if str(key).startswith(TARGETED):
+            opts[key] = value
+        else:
+            rest[key] = value
+    return rest
+
+
 def prefixed_ksp(A: PETSc.Mat, prefix: str, options: Mapping[str, object]) -> PETSc.KSP:
-    """A KSP on A whose options live under its own prefix: `options` are put there first, so
-    the command line's -<prefix>... options (read by setFromOptions) win over them."""
+    """A KSP on A whose options live under its own prefix: `options` are its defaults, put
+    there unless the options database already has the key (the command line's, PETSC_OPTIONS'
+    or a case's -<prefix>... options, `route_options`), which win over them."""
     ksp = PETSc.KSP().create(A.comm)
     ksp.setOptionsPrefix(prefix)
     opts = PETSc.Options()
-    opts.prefixPush(prefix)
     for key, value in options.items():
-        opts[key] = value
-    opts.prefixPop()
+        if not opts.hasName(prefix + key):
+            opts[prefix + key] = value
     ksp.setOperators(A)
     ksp.setFromOptions()
     return ksp
