@@ -352,3 +352,41 @@ def test_command_line_options_reach_each_solver(comm_tmp, capfd, monkeypatch, so
     assert rc == 1, err
     if COMM.rank == 0:
         assert "DIVERGED" in err and "Traceback" not in err, err
+
+
+@pytest.mark.mpi
+def test_transfer_matrix_is_the_nonmatching_interpolation():
+    """device_fields.Transfer's matrix (built once) gives what DOLFINx's interpolate_nonmatching
+    gives, node by node, between two unrelated meshes of a box (one shifted and rotated a little,
+    so no nodes coincide), on the nodes of a part of the target's cells; the others hold 0."""
+    import dolfinx
+
+    from fem_spin.physics.device_fields import Transfer, owned
+
+    src = dolfinx.mesh.create_box(COMM, [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]], [5, 4, 6])
+    dst = dolfinx.mesh.create_box(COMM, [[0.1, 0.05, 0.1], [0.9, 0.9, 0.95]], [7, 6, 5])
+    dst.geometry.x[:, 0] += 0.02 * dst.geometry.x[:, 1]  # a shear: still affine tetrahedra
+    V_from = dolfinx.fem.functionspace(src, ("Lagrange", 1, (3,)))
+    V_to = dolfinx.fem.functionspace(dst, ("Lagrange", 1, (3,)))
+    f = dolfinx.fem.Function(V_from)
+    f.interpolate(lambda x: np.stack([np.sin(3 * x[0]) * x[1], x[2] ** 2 - x[0], np.cos(2 * x[1] + x[2])]))
+    mid = dolfinx.mesh.compute_midpoints(dst, 3, np.arange(dst.topology.index_map(3).size_local, dtype=np.int32))
+    cells = owned(dst, np.flatnonzero(mid[:, 2] < 0.5).astype(np.int32))
+    transfer = Transfer(V_to, V_from, cells, padding=1e-6)
+    assert transfer.T is not None  # the matrix path
+    ours = dolfinx.fem.Function(V_to)
+    transfer(ours, f)
+    ref = dolfinx.fem.Function(V_to)
+    data = dolfinx.fem.create_interpolation_data(V_to, V_from, cells, padding=1e-6)
+    ref.interpolate_nonmatching(f, cells, data)
+    ref.x.scatter_forward()
+    err = COMM.allreduce(float(np.max(np.abs(ours.x.array - ref.x.array), initial=0.0)), op=MPI.MAX)
+    assert err < 1e-12, err
+    # every node of the chosen cells got a value (P1 reproduces f's own nodes' blend, not 0)
+    n = V_to.dofmap.index_map.size_local
+    inside = np.zeros(n + V_to.dofmap.index_map.num_ghosts, dtype=bool)
+    inside[np.unique(V_to.dofmap.list[cells])] = True
+    vals = ours.x.array.reshape(-1, 3)
+    assert np.all(vals[:n][~inside[:n]] == 0.0)
+    assert COMM.allreduce(int(np.count_nonzero(np.abs(vals[:n][inside[:n]]).sum(axis=1) > 0)), op=MPI.SUM) > 50
+    transfer.destroy()

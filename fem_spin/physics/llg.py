@@ -32,6 +32,7 @@ import numpy as np
 from fem_spin._backend import MPI, PETSc, dolfinx, ufl
 from fem_spin.physics.coefficients import GAMMA, _cellwise, with_ghosts
 from fem_spin.progress import logger
+from fem_spin.solvers.linear import CSRAssembly
 
 NM2_PER_M2 = 1e18
 
@@ -164,6 +165,7 @@ class LLG:
         self._compiled: dict = {}
         self.a, self.L = self._forms(precession, order)
         self.A = dolfinx.fem.petsc.create_matrix(self.a)
+        self._assembly = CSRAssembly(self.A, self.a)  # every variant of a has its sparsity
         self.b = dolfinx.fem.petsc.create_vector(self.U)
         self.ksp = PETSc.KSP().create(comm)
         self.ksp.setOptionsPrefix("fem_spin_llg_")
@@ -340,8 +342,7 @@ class LLG:
         if self.order == 2:
             self._w.value = 0.0 if self._prev_k is None else 0.5 * dt / self._prev_k
             self._rho.value = min(dt * self._omega_M, 0.5)
-        self.A.zeroEntries()
-        dolfinx.fem.petsc.assemble_matrix(self.A, self.a)
+        self._assembly.assemble(self.a)
         self.A.assemble()
         with self.b.localForm() as loc:
             loc.set(0.0)

@@ -59,9 +59,16 @@ _counters: dict[str, itertools.count] = collections.defaultdict(itertools.count)
 # eigenvalue estimate can fail on the shell's large, anisotropic coefficients (with the power-2
 # map CG stopped with DIVERGED_INDEFINITE_PC on a sphere at h = 1.5 nm; with the default map
 # Jacobi took 34 iterations where SOR takes 19). 16-26 iterations from 4e3 to 6e4 DOFs.
+# One smoothing step per level (PETSc's default is 2): on SP4's film (2.5e5 P2 DOFs, 2 ranks)
+# a warm-started solve took 4 iterations either way, 0.13 s instead of 0.35 s
+# (docs/benchmark.md).
 DEFAULT_OPTIONS: dict[str, object] = {"ksp_type": "cg", "pc_type": "gamg", "mg_levels_pc_type": "sor",
-                                      "ksp_rtol": 1e-8, "ksp_max_it": 500}
+                                      "mg_levels_ksp_max_it": 1, "ksp_rtol": 1e-8, "ksp_max_it": 500}
 MAPPINGS = ("power", "rational")
+# The L2 projection's CG (Jacobi on the P1 mass matrix, from the last field): 1e-9 of the
+# right side is far below the potential's own error (its CG stops at 1e-8, 1e-5 in the LLG)
+# and takes 15 iterations where 1e-12 took 22 (SP4's film).
+PROJECTION_RTOL = 1e-9
 
 
 def _tags(tags: int | Sequence[int]) -> tuple[int, ...]:
@@ -206,13 +213,18 @@ class ShellPoisson:
             raise ValueError(f"an exterior facet lies {worst:.3g} nm off the sphere r = R2 = {self.R2:g} nm: "
                              "the mesh must end at the shell's outer surface")
 
-    def solve(self, L, u: dolfinx.fem.Function) -> int:
-        """Solve (K grad u, grad v) = L(v) into u, from u's values; returns the iterations."""
-        with self.b.localForm() as loc:
-            loc.set(0.0)
-        dolfinx.fem.petsc.assemble_vector(self.b, L)
-        dolfinx.fem.petsc.apply_lifting(self.b, [self.a], bcs=[self.bcs])
-        self.b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+    def solve(self, L, u: dolfinx.fem.Function, source: dolfinx.fem.Function | None = None) -> int:
+        """Solve (K grad u, grad v) = L(v) into u, from u's values; returns the iterations.
+        L: a form, or a matrix whose product with `source`'s vector is the right side (for a
+        right side linear in a Function, assembled once: a product instead of an assembly)."""
+        if isinstance(L, PETSc.Mat):
+            L.mult(source.x.petsc_vec, self.b)
+        else:
+            with self.b.localForm() as loc:
+                loc.set(0.0)
+            dolfinx.fem.petsc.assemble_vector(self.b, L)
+            self.b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        # u = 0 on the boundary: no lifting, only the boundary rows set to 0
         dolfinx.fem.petsc.set_bc(self.b, self.bcs)
         t0 = time.perf_counter()
         self.ksp.solve(self.b, u.x.petsc_vec)
@@ -259,7 +271,7 @@ class CellProjection:
     KINDS = ("l2", "lumped")
 
     def __init__(self, mesh, cell_tags, tags: Sequence[int] | None, expr, shape: tuple[int, ...],
-                 name: str = "field", kind: str = "l2"):
+                 name: str = "field", kind: str = "l2", linear_in: dolfinx.fem.Function | None = None):
         if kind not in self.KINDS:
             raise ValueError(f"projection must be one of {self.KINDS}, got {kind!r}")
         self.kind = kind
@@ -275,7 +287,14 @@ class CellProjection:
         m = np.repeat(lumped.array, bs)
         self.inside = m > 0  # owned and ghost entries (block-expanded)
         w = ufl.TestFunction(self.W)
-        self.L = dolfinx.fem.form(ufl.inner(expr, w) * dx(1))
+        self.source = linear_in
+        if linear_in is None:
+            self.L = dolfinx.fem.form(ufl.inner(expr, w) * dx(1))
+        else:  # expr is linear in that Function: (expr, w) is a matrix times its vector
+            trial = ufl.TrialFunction(linear_in.function_space)
+            self.L = dolfinx.fem.petsc.assemble_matrix(
+                dolfinx.fem.form(ufl.inner(ufl.replace(expr, {linear_in: trial}), w) * dx(1)))
+            self.L.assemble()
         self.out = dolfinx.fem.Function(self.W, name=name)
         self.b = dolfinx.fem.petsc.create_vector(self.W)
         self.iterations = 0
@@ -298,15 +317,18 @@ class CellProjection:
         self.ksp.setOperators(self.M)
         self.ksp.setType("cg")
         self.ksp.getPC().setType("jacobi")
-        self.ksp.setTolerances(rtol=1e-12, atol=0.0, max_it=1000)
+        self.ksp.setTolerances(rtol=PROJECTION_RTOL, atol=0.0, max_it=1000)
         self.ksp.setInitialGuessNonzero(True)
 
     def __call__(self) -> dolfinx.fem.Function:
         t0 = time.perf_counter()
-        with self.b.localForm() as loc:
-            loc.set(0.0)
-        dolfinx.fem.petsc.assemble_vector(self.b, self.L)
-        self.b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        if self.source is not None:
+            self.L.mult(self.source.x.petsc_vec, self.b)
+        else:
+            with self.b.localForm() as loc:
+                loc.set(0.0)
+            dolfinx.fem.petsc.assemble_vector(self.b, self.L)
+            self.b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         if self.kind == "lumped":
             n = self.b.getLocalSize()
             self.out.x.array[:n] = self.b.array * self._inv[:n]
@@ -323,6 +345,8 @@ class CellProjection:
 
     def destroy(self) -> None:
         self.b.destroy()
+        if self.source is not None:
+            self.L.destroy()
         if self.kind == "l2":
             self.ksp.destroy()
             self.M.destroy()
@@ -385,9 +409,13 @@ class DemagField:
         self.dxm = ufl.Measure("dx", domain=mesh, subdomain_data=_markers(mesh, [(cells, 1)]))(1)
         self.M = self.Ms * self.u
         v = ufl.TestFunction(self.poisson.V)
-        self.L = dolfinx.fem.form(ufl.inner(self.M, ufl.grad(v)) * self.dxm)
+        # The right side (M, grad v) is linear in u: a matrix, assembled once, times u's vector
+        # (an assembly over the magnets' P2 cells each time was 1/4 of an evaluation's cost)
+        self.L = dolfinx.fem.petsc.assemble_matrix(dolfinx.fem.form(
+            ufl.inner(self.Ms * ufl.TrialFunction(self.U), ufl.grad(v)) * self.dxm))
+        self.L.assemble()
         self.project = CellProjection(mesh, cell_tags, self.magnet_tags, -ufl.grad(self.phi), (d,), "H_d",
-                                      projection)
+                                      projection, linear_in=self.phi)
         self.H = self.project.out
         self._energy = dolfinx.fem.form(0.5 * MU0 * ufl.inner(self.M, ufl.grad(self.phi)) * self.dxm)
         self._mean = [dolfinx.fem.form(-self.phi.dx(i) * self.dxm) for i in range(d)]
@@ -395,6 +423,7 @@ class DemagField:
                                           op=MPI.SUM)  # nm^3 (nm^2 in 2D)
         self._projections: dict = {}
         self._pointwise = None
+        self._history: list[np.ndarray] = []  # the last solutions, while `compute` extrapolates
         self.evaluations = 0
         self.timings: dict[str, float] = {"setup_s": self.poisson.setup_s}
         logger.info("demag: P%d potential, %d DOFs, set up in %.2f s; magnets %s", degree,
@@ -418,24 +447,37 @@ class DemagField:
             self.u.interpolate(u)
         self.u.x.scatter_forward()
 
-    def compute(self, u=None) -> dolfinx.fem.Function:
+    def compute(self, u=None, extrapolate: bool = False) -> dolfinx.fem.Function:
         """H_d [A/m] of M = Ms u, as P1 on the magnets (self.H).
 
         u: the unit direction, a P1 vector Function on the mesh (copied, e.g. the LLG's u),
         any other Function or a callable x -> (gdim, N) (interpolated); None: the last one.
+        extrapolate: u is the next of a sequence of equal steps (the LLG's): CG starts from
+        the parabola through the last three such solutions, 3 (phi_n - phi_(n-1)) + phi_(n-2),
+        not from phi_n. Only the start changes (CG still meets its tolerance): its error is
+        O(dt^3) instead of O(dt), 3.2 iterations a step on SP4 where phi_n took 7 and the
+        line through two 3.9. A call without it starts the history again.
         """
         comm = self.mesh.comm
         t0 = time.perf_counter()
         if u is not None:
             self._set_u(u)
-        its = self.poisson.solve(self.L, self.phi)
+        x = self.phi.x.array
+        past = self._history if extrapolate else []
+        if len(past) == 3:  # the parabola through the last three solutions
+            x[:] = 3.0 * (past[2] - past[1]) + past[0]
+        elif len(past) == 2:
+            x[:] = 2.0 * past[1] - past[0]
+        its = self.poisson.solve(self.L, self.phi, source=self.u)
+        self._history = (past + [x.copy()])[-3:] if extrapolate else []
         t1 = time.perf_counter()
         self.project()
         self.evaluations += 1
         self.timings.update(iterations=its, solve_s=self.poisson.solve_s,
                             rhs_solve_s=comm.allreduce(t1 - t0, op=MPI.MAX), project_s=self.project.seconds)
-        logger.debug("demag: %d CG iterations, %.3f s, projection %.3f s", its,
-                     self.timings["rhs_solve_s"], self.project.seconds)
+        logger.debug("demag: %d CG iterations, %.3f s (CG %.3f s), projection %.3f s (%d iterations)", its,
+                     self.timings["rhs_solve_s"], self.poisson.solve_s, self.project.seconds,
+                     self.project.iterations)
         return self.H
 
     def energy(self, u=None) -> float:
@@ -472,6 +514,7 @@ class DemagField:
 
     def destroy(self) -> None:
         self.poisson.destroy()
+        self.L.destroy()
         self.project.destroy()
         for proj in self._projections.values():
             proj.destroy()

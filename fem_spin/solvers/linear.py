@@ -99,6 +99,38 @@ class SolverError(RuntimeError):
     """The linear solve failed; the message names PETSc's reason and what to try."""
 
 
+class CSRAssembly:
+    """Assembly of forms with a's sparsity into the PETSc matrix A through DOLFINx's own CSR
+    matrix: its insertion is ~3x faster than PETSc's MatSetValues (0.54 vs 1.60 s for P2
+    vectors on 6e4 cells), and the values reach A in one MatSetValuesCOO. Sets A's COO
+    preallocation; costs a second copy of A's values and PETSc's COO maps."""
+
+    def __init__(self, A: PETSc.Mat, a) -> None:
+        self.A = A
+        self.native = native = dolfinx.fem.create_matrix(a)  # blocked CSR, owned and ghost rows
+        b0, b1 = native.block_size
+        rows, cols = native.index_map(0), native.index_map(1)
+        n = rows.size_local
+        ptr = native.indptr
+        nnz = int(ptr[n])
+        brow = rows.local_to_global(np.repeat(np.arange(n, dtype=np.int32), np.diff(ptr[: n + 1])))
+        bcol = cols.local_to_global(native.indices[:nnz].astype(np.int32))
+        # the entries of the owned rows in native.data's order: block (row, col), then a, b
+        i = b0 * brow[:, None, None] + np.arange(b0)[None, :, None] + 0 * np.arange(b1)[None, None, :]
+        j = b1 * bcol[:, None, None] + 0 * np.arange(b0)[None, :, None] + np.arange(b1)[None, None, :]
+        self._owned = nnz * b0 * b1
+        A.setPreallocationCOO(i.reshape(-1).astype(PETSc.IntType), j.reshape(-1).astype(PETSc.IntType))
+
+    def assemble(self, form, base: np.ndarray | None = None, bcs=()) -> None:
+        """A = form's matrix (plus `base`, values in the CSR's order, e.g. a part assembled
+        once); A.assemble() is the caller's."""
+        native = self.native
+        native.data[:] = 0.0 if base is None else base
+        dolfinx.fem.assemble_matrix(native, form, bcs=list(bcs))
+        native.scatter_reverse()
+        self.A.setValuesCOO(native.data[: self._owned], addv=PETSc.InsertMode.INSERT_VALUES)
+
+
 def reason_name(reason: int) -> str:
     names = {v: k for k, v in vars(PETSc.KSP.ConvergedReason).items() if isinstance(v, int)}
     return names.get(reason, str(reason))
@@ -181,23 +213,11 @@ class LinearSolver:
         MatSetValues for P2 vectors) and reach A in one MatSetValuesCOO. Call before the first
         assembly. Costs two more copies of A's values and PETSc's COO maps."""
         self._a_moving = dolfinx.fem.form(restrict(self.a_ufl, cell_tags, moving))
-        native = dolfinx.fem.create_matrix(self.a)  # blocked CSR, owned and ghost rows
+        self._native = CSRAssembly(self.A, self.a)
+        native = self._native.native
         dolfinx.fem.assemble_matrix(native, dolfinx.fem.form(restrict(self.a_ufl, cell_tags, fixed)),
                                     bcs=self.bcs)
         self._fixed = native.data.copy()  # before the ghost rows are sent: summed each time
-        self._native = native
-        b0, b1 = native.block_size
-        rows, cols = native.index_map(0), native.index_map(1)
-        n = rows.size_local
-        ptr = native.indptr
-        nnz = int(ptr[n])
-        brow = rows.local_to_global(np.repeat(np.arange(n, dtype=np.int32), np.diff(ptr[: n + 1])))
-        bcol = cols.local_to_global(native.indices[:nnz].astype(np.int32))
-        # the entries of the owned rows in native.data's order: block (row, col), then a, b
-        i = b0 * brow[:, None, None] + np.arange(b0)[None, :, None] + 0 * np.arange(b1)[None, None, :]
-        j = b1 * bcol[:, None, None] + 0 * np.arange(b0)[None, :, None] + np.arange(b1)[None, None, :]
-        self._owned = nnz * b0 * b1
-        self.A.setPreallocationCOO(i.reshape(-1).astype(PETSc.IntType), j.reshape(-1).astype(PETSc.IntType))
 
     def reuse(self) -> None:
         """Keep the preconditioner across reassemblies while it pays: a kept one is rebuilt when
@@ -216,11 +236,7 @@ class LinearSolver:
             self.A.zeroEntries()
             dolfinx.fem.petsc.assemble_matrix(self.A, self.a, bcs=self.bcs)
         else:  # the fixed cells' part, plus the moving cells' (Dirichlet rows zeroed, diag set 1)
-            native = self._native
-            native.data[:] = self._fixed
-            dolfinx.fem.assemble_matrix(native, self._a_moving, bcs=self.bcs)
-            native.scatter_reverse()
-            self.A.setValuesCOO(native.data[: self._owned], addv=PETSc.InsertMode.INSERT_VALUES)
+            self._native.assemble(self._a_moving, base=self._fixed, bcs=self.bcs)
         self.A.assemble()
         self._assembled = True
         keep = self.reusing and not self._rebuild
