@@ -6,7 +6,7 @@
 # both beside the mean and spread of the published muMAG solutions (MagTense's collection) and
 # OOMMF's 2.5 nm run (field 1); the table gives the first zero crossing of <m_x>, the state at
 # 1 ns and the largest distance from the published mean.
-# Run: `mpirun -n 2 python demos/sp4.py [OUT]` (default results/sp4; about an hour on 2 cores).
+# Run: `mpirun -n 2 python demos/sp4.py [OUT]` (default results/sp4; about 25 min on 2 cores).
 # Writes OUT/field1, OUT/field2 (result folders), OUT/sp4.csv, OUT/sp4.json and OUT/sp4.png.
 # `--only field1`, `--only field2` (needs OUT/field1/u_stage1.ovf: the s-state, written after
 # field 1's relax stage) or `--only figure` runs one part, e.g. the two fields as separate jobs.
