@@ -64,9 +64,19 @@ def route_options(options: Mapping[str, object] | None) -> dict[str, object]:
     for key, value in (options or {}).items():
         if str(key).startswith(TARGETED):
             opts[key] = value
+            _DEFAULTS.discard(key)
         else:
             rest[key] = value
     return rest
+
+
+_DEFAULTS: set[str] = set()  # the options prefixed_ksp put into the database (not given)
+
+
+def given(name: str) -> bool:
+    """Whether the options database holds `name` (prefix + key) from the user (the command
+    line, PETSC_OPTIONS, a case's options), not as a fem_spin default."""
+    return PETSc.Options().hasName(name) and name not in _DEFAULTS
 
 
 def prefixed_ksp(A: PETSc.Mat, prefix: str, options: Mapping[str, object]) -> PETSc.KSP:
@@ -79,6 +89,9 @@ def prefixed_ksp(A: PETSc.Mat, prefix: str, options: Mapping[str, object]) -> PE
     for key, value in options.items():
         if not opts.hasName(prefix + key):
             opts[prefix + key] = value
+            _DEFAULTS.add(prefix + key)
+        else:  # given: the value there is not (or no longer) one of ours
+            _DEFAULTS.discard(prefix + key)
     ksp.setOperators(A)
     ksp.setFromOptions()
     return ksp
@@ -228,7 +241,10 @@ class LinearSolver:
         fresh, a few as the operator drifts). Times are the slowest rank's (one decision)."""
         if self.ksp.getType() == "preonly":
             self.ksp.setType("gmres")
-            self.ksp.setTolerances(rtol=1e-10, max_it=200)
+            # given ones win (a preonly KSP did not read them)
+            opts = PETSc.Options(self.prefix)
+            self.ksp.setTolerances(rtol=opts.getReal("ksp_rtol") if given(self.prefix + "ksp_rtol") else 1e-10,
+                                   max_it=opts.getInt("ksp_max_it") if given(self.prefix + "ksp_max_it") else 200)
         self.reusing = True
 
     def assemble_matrix(self) -> None:
