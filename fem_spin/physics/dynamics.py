@@ -426,10 +426,15 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
                 and row["total_J"] - prev["total_J"] > 1e-9 * abs(prev["total_J"])):
             rows.energy_rises += 1
             if rows.energy_rises == 1 or row.get("stage") != rows.rise_stage:
+                hint = ""
+                poisson = getattr(getattr(llg.demag, "field", None), "poisson", None)
+                if poisson is not None:  # B_d and its energy carry the potential's CG error
+                    hint = f"; or the demag solve's tolerance (its CG stops at {poisson.ksp.getTolerances()[0]:g} " \
+                        f"of the right side): -{poisson.prefix}ksp_rtol 1e-9 tells the two apart"
                 logger.warning("warning: the total energy rose by %.3g J (%.2g of it) at step %d, with "
-                               "damping and no drive: a shorter dt_s follows the LLG more closely",
+                               "damping and no drive: a shorter dt_s follows the LLG more closely%s",
                                row["total_J"] - prev["total_J"],
-                               (row["total_J"] - prev["total_J"]) / abs(prev["total_J"]), n)
+                               (row["total_J"] - prev["total_J"]) / abs(prev["total_J"]), n, hint)
                 rows.rise_stage = row.get("stage")
         if not m_current:  # not solved at this step (nothing couples to it): no stale numbers
             row.update({k: float("nan") for k in row if k.startswith("m_")})
