@@ -21,6 +21,7 @@ import numpy as np
 from fem_spin._backend import MPI, PETSc, dolfinx, ufl
 from fem_spin.io.case import InputError
 from fem_spin.geometry.mesh import Domain
+from fem_spin.solvers.linear import prefixed_ksp
 
 NM = 1e-9
 
@@ -72,20 +73,11 @@ class _Conductor:
         self.A = dolfinx.fem.petsc.assemble_matrix(self.a, bcs=self.bcs)
         self.A.assemble()
         self.b = dolfinx.fem.petsc.create_vector(self.W)
-        self.ksp = PETSc.KSP().create(mesh.comm)
-        self.ksp.setOperators(self.A)
-        prefix = "fem_spin_potential_"
-        self.ksp.setOptionsPrefix(prefix)
-        opts = PETSc.Options()
         defaults = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"} \
             if self.W.dofmap.index_map.size_global <= 200_000 else \
             {"ksp_type": "cg", "pc_type": "gamg", "ksp_rtol": 1e-12, "ksp_max_it": 2000}
-        own = [k for k in {**defaults, **(petsc_options or {})} if not opts.hasName(f"{prefix}{k}")]
-        for k in own:  # the options database's (the command line's, route_options') win
-            opts[f"{prefix}{k}"] = {**defaults, **(petsc_options or {})}[k]
-        self.ksp.setFromOptions()
-        for k in own:
-            opts.delValue(f"{prefix}{k}")
+        # one prefix for every conductor made: its defaults (by size) are not left behind
+        self.ksp = prefixed_ksp(self.A, "fem_spin_potential_", {**defaults, **(petsc_options or {})}, keep=False)
         self.lift = {}  # phi_c: 1 on contact c's dofs, 0 elsewhere
         for c, dofs in self.dofs.items():
             phi = dolfinx.fem.Function(self.W)

@@ -51,6 +51,7 @@ _counter = itertools.count()
 
 
 TARGETED = "fem_spin_"  # the start of every solver's own prefix
+_DEFAULTS: set[str] = set()  # the options prefixed_ksp put into the database (not given)
 
 
 def route_options(options: Mapping[str, object] | None) -> dict[str, object]:
@@ -70,30 +71,34 @@ def route_options(options: Mapping[str, object] | None) -> dict[str, object]:
     return rest
 
 
-_DEFAULTS: set[str] = set()  # the options prefixed_ksp put into the database (not given)
-
-
 def given(name: str) -> bool:
     """Whether the options database holds `name` (prefix + key) from the user (the command
     line, PETSC_OPTIONS, a case's options), not as a fem_spin default."""
     return PETSc.Options().hasName(name) and name not in _DEFAULTS
 
 
-def prefixed_ksp(A: PETSc.Mat, prefix: str, options: Mapping[str, object]) -> PETSc.KSP:
+def prefixed_ksp(A: PETSc.Mat, prefix: str, options: Mapping[str, object], keep: bool = True) -> PETSc.KSP:
     """A KSP on A whose options live under its own prefix: `options` are its defaults, put
     there unless the options database already has the key (the command line's, PETSC_OPTIONS'
-    or a case's -<prefix>... options, `route_options`), which win over them."""
+    or a case's -<prefix>... options, `route_options`), which win over them. keep = False takes
+    the defaults out again once read (a prefix that is used again, with other defaults)."""
     ksp = PETSc.KSP().create(A.comm)
     ksp.setOptionsPrefix(prefix)
     opts = PETSc.Options()
+    put = []
     for key, value in options.items():
         if not opts.hasName(prefix + key):
             opts[prefix + key] = value
-            _DEFAULTS.add(prefix + key)
+            put.append(prefix + key)
         else:  # given: the value there is not (or no longer) one of ours
             _DEFAULTS.discard(prefix + key)
     ksp.setOperators(A)
     ksp.setFromOptions()
+    for name in put:
+        if keep:
+            _DEFAULTS.add(name)
+        else:
+            opts.delValue(name)
     return ksp
 
 
