@@ -109,27 +109,31 @@ def test_no_electron_solve_when_nothing_reads_m(monkeypatch):
 
 @pytest.mark.mpi
 @pytest.mark.parametrize("preset", ["direct", "iterative"])
-@pytest.mark.parametrize("given", [None, 1e-6])
+@pytest.mark.parametrize("given", [None, ("database", 1e-6), ("case", 1e-6)])
 def test_a_given_electron_rtol_wins_over_the_dynamics_default(monkeypatch, given, preset):
     """The dynamics stops the electrons' solves at 1e-8 of the right side (DYNAMICS_RTOL), unless
-    the options database names the solver's own ksp_rtol (the command line's
-    `-fem_spin_spin0_ksp_rtol`, or a case's via route_options): that one is kept (before, the
-    dynamics' 1e-8 overrode it). The presets' own rtol (1e-10) is a default, not given."""
+    the user chose the solver's ksp_rtol: in the options database under its own prefix (the
+    command line's `-fem_spin_spin0_ksp_rtol`) or in the case's [solver] petsc_options. That one
+    is kept (before, the dynamics' 1e-8 overrode the first, and the direct preset's reuse()
+    reset the second to 1e-10). The presets' own rtol (1e-10) is a default, not given."""
     import itertools
 
     import fem_spin.solvers.linear as linear
     from fem_spin.physics.dynamics import DYNAMICS_RTOL
 
-    number = 950 + 2 * (given is not None) + (preset == "iterative")  # this run's own prefix
+    where, value = given or (None, None)
+    number = 950 + 2 * ["database", "case", None].index(where) + (preset == "iterative")  # its own prefix
     monkeypatch.setattr(linear, "_counter", itertools.count(number))
     key = f"fem_spin_spin{number}_ksp_rtol"
-    if given is not None:
-        PETSc.Options()[key] = given
+    if where == "database":
+        PETSc.Options()[key] = value
     try:
-        c = coupled(demo_case().replace("solver", preset=preset))
+        case = demo_case()
+        opts = {"ksp_rtol": value} if where == "case" else {}
+        c = coupled(case.replace("solver", preset=preset, petsc_options={**case.solver.petsc_options, **opts}))
         rtol = c.solver.ksp.getTolerances()[0]
     finally:
         PETSc.Options().delValue(key)
     assert c.solver.prefix == f"fem_spin_spin{number}_"
-    assert rtol == pytest.approx(DYNAMICS_RTOL if given is None else given, rel=1e-12)
+    assert rtol == pytest.approx(DYNAMICS_RTOL if value is None else value, rel=1e-12)
     c.llg.destroy()

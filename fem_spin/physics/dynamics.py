@@ -26,7 +26,6 @@ from fem_spin.physics.llg import LLG
 from fem_spin.io.vtu import VTUSeries
 from fem_spin.physics.problem import SpinProblem
 from fem_spin.progress import logger, stage
-from fem_spin.solvers.linear import given
 
 
 DYNAMICS_RTOL = 1e-8  # the electron solves' relative tolerance per step (reuse), unless given
@@ -90,7 +89,7 @@ class Coupling:
             self.solver.split(self.llg.cell_tags, moving=1, fixed=(0, 2))
             self.solver.reuse()
             self.solver.ksp.setInitialGuessNonzero(True)
-            if "ksp_rtol" not in (self.problem.petsc_options or {}) and not given(self.solver.prefix + "ksp_rtol"):
+            if not self.solver.user_set("ksp_rtol"):
                 # m to 1e-8 of the right side moves u by far less than 1e-6 over 200 steps
                 # (tests/test_step_cost.py) and saves a third of the iterations of 1e-10;
                 # a case's or the command line's -fem_spin_spinN_ksp_rtol wins

@@ -179,6 +179,7 @@ class LinearSolver:
         self.L = dolfinx.fem.form(L)
         self.bcs = list(bcs)
         self.options = resolve_options(preset, petsc_options)
+        self.given_options = frozenset(petsc_options or ())  # the case's own, over the preset's
         self.preset = preset
         self.prefix = f"fem_spin_{name}{next(_counter)}_"
         self.A = dolfinx.fem.petsc.create_matrix(self.a)
@@ -246,11 +247,17 @@ class LinearSolver:
         fresh, a few as the operator drifts). Times are the slowest rank's (one decision)."""
         if self.ksp.getType() == "preonly":
             self.ksp.setType("gmres")
-            # given ones win (a preonly KSP did not read them)
+            # given ones win (a preonly KSP did not read them); the database holds their values
             opts = PETSc.Options(self.prefix)
-            self.ksp.setTolerances(rtol=opts.getReal("ksp_rtol") if given(self.prefix + "ksp_rtol") else 1e-10,
-                                   max_it=opts.getInt("ksp_max_it") if given(self.prefix + "ksp_max_it") else 200)
+            self.ksp.setTolerances(rtol=opts.getReal("ksp_rtol") if self.user_set("ksp_rtol") else 1e-10,
+                                   max_it=opts.getInt("ksp_max_it") if self.user_set("ksp_max_it") else 200)
         self.reusing = True
+
+    def user_set(self, key: str) -> bool:
+        """Whether the user chose this solver's option `key` (e.g. "ksp_rtol"): in the case's
+        [solver] petsc_options, or under its prefix on the command line or in PETSC_OPTIONS;
+        not a preset's default."""
+        return key in self.given_options or given(self.prefix + key)
 
     def assemble_matrix(self) -> None:
         if self._fixed is None:
