@@ -418,11 +418,15 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
         # With damping and nothing driving (no B_sd; static fields only) the energy of a stage
         # must not rise: a rise says the step is too long for the explicit fields. Counted in
         # the table (summary.json) and logged once per stage. Not in relaxation, whose long
-        # steps may overshoot on the way (its test is the torque).
+        # steps may overshoot on the way (its test is the torque). With demag, the energy is
+        # that of the field the steps use (LLG.stepped_total).
         prev = rows[-1] if len(rows) else None
+        # (a row resumed from an older table may lack the nodal column: then both use total_J)
+        both = prev is not None and "demag_nodal_J" in prev
+        rise = (llg.stepped_total(row) - llg.stepped_total(prev) if both
+                else row["total_J"] - prev["total_J"] if prev is not None else 0.0)
         if (not coupling.couples and prev is not None and prev.get("stage") == row.get("stage")
-                and not stages[k_stage].relax
-                and row["total_J"] - prev["total_J"] > 1e-9 * abs(prev["total_J"])):
+                and not stages[k_stage].relax and rise > 1e-9 * abs(prev["total_J"])):
             rows.energy_rises += 1
             if rows.energy_rises == 1 or row.get("stage") != rows.rise_stage:
                 hint = ""
@@ -432,8 +436,7 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
                         f"of the right side): -{poisson.prefix}ksp_rtol 1e-9 tells the two apart"
                 logger.warning("warning: the total energy rose by %.3g J (%.2g of it) at step %d, with "
                                "damping and no drive: a shorter dt_s follows the LLG more closely%s",
-                               row["total_J"] - prev["total_J"],
-                               (row["total_J"] - prev["total_J"]) / abs(prev["total_J"]), n, hint)
+                               rise, rise / abs(prev["total_J"]), n, hint)
                 rows.rise_stage = row.get("stage")
         if not m_current:  # not solved at this step (nothing couples to it): no stale numbers
             row.update({k: float("nan") for k in row if k.startswith("m_")})
