@@ -421,10 +421,10 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
         # steps may overshoot on the way (its test is the torque). With demag, the energy is
         # that of the field the steps use (LLG.stepped_total).
         prev = rows[-1] if len(rows) else None
-        # (a row resumed from an older table may lack the nodal column: then both use total_J)
-        both = prev is not None and "demag_nodal_J" in prev
-        rise = (llg.stepped_total(row) - llg.stepped_total(prev) if both
-                else row["total_J"] - prev["total_J"] if prev is not None else 0.0)
+        rise = 0.0
+        if prev is not None:  # a row resumed from an older checkpoint may lack the nodal column
+            rise = (llg.stepped_total(row) - llg.stepped_total(prev) if "demag_nodal_J" in prev
+                    else row["total_J"] - prev["total_J"])
         if (not coupling.couples and prev is not None and prev.get("stage") == row.get("stage")
                 and not stages[k_stage].relax and rise > 1e-9 * abs(prev["total_J"])):
             rows.energy_rises += 1
