@@ -97,3 +97,43 @@ def launcher_mismatch(comm: MPI.Comm) -> tuple[str, bool] | None:
                     "mpirun that comes with it (the virtual environment's: `source .venv/bin/activate`, "
                     "or .venv/bin/mpirun)", first)
     return None
+
+
+# What sets a BLAS thread count: a user's choice, left alone.
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _numpy_openblas():
+    """(set, get) of numpy's bundled OpenBLAS thread count (the PyPI wheels'), or None."""
+    import ctypes
+    import glob
+
+    import numpy
+
+    folder = os.path.join(os.path.dirname(numpy.__file__), os.pardir, "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(folder, "*openblas*"))):
+        try:
+            lib = ctypes.CDLL(path)  # the copy numpy loaded (the same file)
+        except OSError:
+            continue
+        for suffix in ("64_", ""):
+            setter = getattr(lib, f"scipy_openblas_set_num_threads{suffix}", None)
+            getter = getattr(lib, f"scipy_openblas_get_num_threads{suffix}", None)
+            if setter is not None and getter is not None:
+                return setter, getter
+    return None
+
+
+def one_blas_thread_per_rank(comm: MPI.Comm) -> bool:
+    """With several ranks, numpy's OpenBLAS to one thread in each (True if set). It starts a
+    thread per core in every rank, so n ranks on n cores run n^2 threads: FEM-BEM's boundary
+    matrix took 56 s instead of 17 s to build on 2 ranks, its product 0.10 s instead of 0.065 s
+    (docs/benchmark.md). A thread count the user set (OMP_NUM_THREADS, ...) is kept; a numpy
+    without its own OpenBLAS (conda-forge's) follows those variables only."""
+    if comm.size == 1 or any(v in os.environ for v in BLAS_THREAD_VARS):
+        return False
+    blas = _numpy_openblas()
+    if blas is None:
+        return False
+    blas[0](1)
+    return True
