@@ -12,6 +12,14 @@ last u solved again from phi = 0. Times are the slowest rank's.
 
 Study: error against the closed forms as the mesh, the radii, the shell's map, its mesh, the
 quadrature degree, the degree of phi and the projection change (serial).
+
+    python benchmarks/magnetostatics.py --film [--h 3] [--ranks 2]
+
+Film: SP4's 500 x 125 x 3 nm film (demos/sp4.toml's device) with each demag method of the LLG
+(`[dynamics] demag_method`, fem_spin.physics.device_fields.DeviceDemag): the set-up (the twin's
+mesh and GAMG, or FEM-BEM's boundary matrix), the demagnetizing tensor against Aharoni's
+prism, and `evals` evaluations as the LLG makes them (u turned by 0.2 degrees each, CG from
+the extrapolated potential): seconds each, with their parts.
 """
 
 from __future__ import annotations
@@ -34,6 +42,8 @@ from fem_spin.geometry import air
 from fem_spin.physics.magnetostatics import MU0, DemagField, OerstedField
 
 MS = 8.0e5
+# Aharoni's N_xx, N_yy, N_zz of the 500 x 125 x 3 nm prism (tests/test_magnetostatics.aharoni_nz)
+SP4_AHARONI = (0.0091796704, 0.0381761231, 0.9526442066)
 
 
 def uniform(e):
@@ -88,6 +98,82 @@ def run_one(ranks: int, h: float, R: float, evals: int, degree: int, timeout: fl
         if line.startswith("{"):
             return json.loads(line)
     return {"ranks": ranks, "h_nm": h, "note": (proc.stderr.strip().splitlines() or ["crashed"])[-1][:80]}
+
+
+def film_worker(h: float, evals: int, method: str) -> dict:
+    """One demag method on SP4's film, built as a case builds it (app.build.llg_of)."""
+    import tomllib
+
+    from fem_spin.app.build import build_domain, llg_of, make_problem
+    from fem_spin.app.preflight import check_device_file
+    from fem_spin.io.case import resolve_case
+    from fem_spin.io.model import as_case
+
+    comm = MPI.COMM_WORLD
+    root = Path(__file__).resolve().parents[1]
+    raw = tomllib.loads((root / "demos" / "sp4.toml").read_text())
+    raw["geometry"].update(file=str(root / "meshes" / "sp4.geo"), parameters={"h": h})
+    raw["dynamics"].update(demag_method=method, stages=[], t_end_s=1e-12)
+    case = as_case(resolve_case(raw))
+    case = case.replace("geometry", dim=comm.bcast(check_device_file(case) if comm.rank == 0 else None))
+    problem = make_problem(case, build_domain(case, comm))
+    t = time.perf_counter()
+    llg = llg_of(case, problem)
+    setup = comm.allreduce(time.perf_counter() - t, op=MPI.MAX)
+    demag = llg.demag
+    N = np.diag(demag.tensor())
+    exact = np.array(SP4_AHARONI)
+    rows = []
+    u = llg.u.x.array.reshape(-1, 3)
+    for k in range(evals + 3):  # three to fill the extrapolation's history
+        a_k = math.radians(0.2 * k)
+        u[:, 0], u[:, 1], u[:, 2] = math.cos(a_k), math.sin(a_k), 0.0
+        llg.u.x.scatter_forward()
+        t = time.perf_counter()
+        demag(llg.u)
+        rows.append((comm.allreduce(time.perf_counter() - t, op=MPI.MAX), dict(demag.timings)))
+    rows = rows[3:]
+    out = {"method": method, "ranks": comm.size, "h_nm": h, "device_cells": problem.domain.num_cells(),
+           "setup_s": setup, "eval_s": float(np.mean([r[0] for r in rows])),
+           "its": float(np.mean([r[1].get("iterations", 0) for r in rows])),
+           "N": N.tolist(), "N_err": (N / exact - 1).tolist()}
+    for key in ("neumann_s", "boundary_s", "solve_s", "project_s", "matrix_s"):
+        if key in rows[-1][1]:
+            out[key] = float(np.mean([r[1][key] for r in rows]))
+    field = demag.field
+    out["field_dofs"] = field.num_dofs if hasattr(field, "num_dofs") else field.poisson.num_dofs
+    llg.destroy()
+    return out
+
+
+def film_table(rows: list[dict]) -> str:
+    lines = ["| method | ranks | h nm | field DOFs | set-up s | s/eval | CG its | parts s (Neumann, B product, projection / CG, projection) | N_xx, N_yy, N_zz error |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "note" in r:
+            lines.append(f"| {r['method']} | {r['ranks']} | {r['h_nm']} | {r['note']} |")
+            continue
+        parts = [r[k] for k in ("neumann_s", "boundary_s", "project_s") if k in r] if r["method"] == "fembem" \
+            else [r.get("solve_s", float("nan")), r.get("project_s", float("nan"))]
+        lines.append(f"| {r['method']} | {r['ranks']} | {r['h_nm']:g} | {r['field_dofs']} | {r['setup_s']:.1f} | "
+                     f"{r['eval_s']:.3f} | {r['its']:.1f} | {', '.join(f'{v:.3f}' for v in parts)} | "
+                     + ", ".join(f"{e:+.2%}" for e in r["N_err"]) + " |")
+    return "\n".join(lines)
+
+
+def run_film(ranks: int, h: float, evals: int, method: str, timeout: float) -> dict:
+    mpirun = Path(sys.executable).parent / "mpirun"
+    cmd = [str(mpirun) if mpirun.exists() else "mpirun", "-n", str(ranks), sys.executable, __file__,
+           "--worker", "--film", "--h", str(h), "--evals", str(evals), "--method", method]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"method": method, "ranks": ranks, "h_nm": h, "note": "timeout"}
+    for line in proc.stdout.splitlines()[::-1]:
+        if line.startswith("{"):
+            return json.loads(line)
+    return {"method": method, "ranks": ranks, "h_nm": h,
+            "note": (proc.stderr.strip().splitlines() or ["crashed"])[-1][:80]}
 
 
 COLS = [("ranks", "ranks", "d"), ("h_nm", "h nm", "g"), ("cells", "cells", "d"), ("dofs", "DOFs", "d"),
@@ -199,8 +285,21 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--out", type=Path, help="also write results.csv there")
     ap.add_argument("--study", action="store_true", help="print the accuracy tables instead")
+    ap.add_argument("--film", action="store_true", help="SP4's film with each demag method instead")
+    ap.add_argument("--method", default="shell", help=argparse.SUPPRESS)
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker and args.film:
+        out = film_worker(args.h[0], args.evals, args.method)
+        if MPI.COMM_WORLD.rank == 0:
+            print(json.dumps(out), flush=True)
+        return
+    if args.film:
+        rows = [run_film(ranks, h, args.evals, method, args.timeout)
+                for ranks in (args.ranks if "--ranks" in sys.argv else [2])
+                for h in (args.h if "--h" in sys.argv else [3.0]) for method in ("shell", "fembem")]
+        print(film_table(rows))
+        return
     if args.worker:
         out = worker(args.h[0], args.radius, args.evals, args.degree)
         if MPI.COMM_WORLD.rank == 0:

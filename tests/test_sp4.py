@@ -88,7 +88,8 @@ def test_short_sp4_run_matches_its_fine_reference():
 
 
 @pytest.mark.mpi
-def test_film_demag_tensor_and_relaxed_s_state():
+@pytest.mark.parametrize("method", ["shell", "fembem"])
+def test_film_demag_tensor_and_relaxed_s_state(method):
     """The film's demagnetizing tensor from its air-embedded twin against Aharoni's rectangular
     prism (500 x 125 x 3 nm: N_xx 0.00918, N_yy 0.03818, N_zz 0.9526; 3 nm cells gave 0.0089,
     0.0371, 0.9513), and the relaxation into the s-state: from (1, 0.1, 0), damping only, 10 ps
@@ -98,13 +99,17 @@ def test_film_demag_tensor_and_relaxed_s_state():
     from fem_spin.physics.dynamics import Stage, run_dynamics
 
     text = CASE.format(dt=1e-11, order=1).replace("B_T = [-24.6e-3, 4.3e-3, 0.0]", "B_T = [0.0, 0.0, 0.0]")
-    _, coupling = film(text.replace("t_end_s = 1e-11", "t_end_s = 1e-9"))
+    text = text.replace("t_end_s = 1e-11", f"t_end_s = 1e-9\ndemag_method = {method!r}")
+    _, coupling = film(text)
     llg = coupling.llg
     try:
         N = llg.demag.tensor()
         assert np.diag(N) == pytest.approx([0.00918, 0.03818, 0.9526], rel=0.06)
-        assert N[2, 2] == pytest.approx(0.9526, rel=0.005)
-        assert np.trace(N) == pytest.approx(1.0, abs=0.01)
+        # FEM-BEM's P1 potential on the 6 nm cells alone: N_zz -1.2%, trace 0.986 (the twin's P2:
+        # -0.2%; FEM-BEM at 3 nm: -0.39%, docs/magnetostatics.md)
+        zz, trace = {"shell": (0.005, 0.01), "fembem": (0.02, 0.02)}[method]
+        assert N[2, 2] == pytest.approx(0.9526, rel=zz)
+        assert np.trace(N) == pytest.approx(1.0, abs=trace)
         rows = run_dynamics(coupling, 1e-9, 1e-11, regions=["film"], output_every=10 ** 6,
                             stages=[Stage(1e-9, 1e-11, (0.0, 0.0, 0.0), 0.1, True, 1e-5)])
     finally:
@@ -117,17 +122,20 @@ def test_film_demag_tensor_and_relaxed_s_state():
 
 
 @pytest.mark.mpi
-def test_the_checked_energy_is_the_one_whose_gradient_the_llg_steps_with():
+@pytest.mark.parametrize("method", ["shell", "fembem"])
+def test_the_checked_energy_is_the_one_whose_gradient_the_llg_steps_with(method):
     """The energy check's demag energy (demag_nodal_J, -(1/2) int M.B_d with the steps' nodal
     weights) changes along a tangent perturbation du of an s-like state as -int Ms B_d.du, the
     work of the field the LLG uses: within 0.3% (measured 0.06% at 6 nm). The twin's E_d, the
     more accurate number, is off by 2.7% (1.3% at 3 nm): with it SP4's field 2 showed 10 rises
-    at its start whatever the step or the demag tolerance (docs/micromagnetics.md)."""
+    at its start whatever the step or the demag tolerance (docs/micromagnetics.md). FEM-BEM's
+    nodal energy is within 0.2% (its operator is not symmetric: the double layer), its own E_d
+    within 0.3%."""
     import ufl
 
     from fem_spin._backend import dolfinx
 
-    _, coupling = film(CASE.format(dt=1e-12, order=2))
+    _, coupling = film(CASE.format(dt=1e-12, order=2).replace("order = 2", f"order = 2\ndemag_method = {method!r}"))
     llg = coupling.llg
     x = llg.u.function_space.tabulate_dof_coordinates()[:, 0] / 250.0
     u0 = np.stack([np.ones_like(x), 0.6 * np.sign(x) * x ** 4 + 0.1, 0.02 * x], axis=1)

@@ -246,14 +246,16 @@ def llg_of(case: Case, problem: SpinProblem):
         magnets = [(None, params(case.material), direction(profile_from(case)))]
     names = list(cells)
     demag = oersted = None
+    fembem = case.dynamics.demag_method == "fembem"
     if demag_on(case) or case.field.oersted:
-        twin, h = twin_of(case, dom)
+        # the twin (shell transformation, Oersted) or the magnets' own cells (FEM-BEM)
+        twin, h = twin_of(case, dom) if case.field.oersted or not fembem else (None, mean_edge(dom.mesh))
         # the two facetings of a curved face are up to ~h^2/(8 R) apart: points that far out count as in
         if demag_on(case):
             from fem_spin.physics.device_fields import DeviceDemag
 
             demag = DeviceDemag(dom.mesh, cells, twin, {n: case.regions[n].Ms_A_per_m for n in names},
-                                padding=0.2 * h)
+                                padding=0.2 * h, method=case.dynamics.demag_method)
         if case.field.oersted:
             from fem_spin.physics.device_fields import DeviceOersted
 

@@ -66,6 +66,10 @@ def check_demag(case: Case) -> None:
     if not embeddable(geo):
         raise CaseError(f"{head} needs a 3D device (geometry.kind = 'gmsh' with a 3D .geo or .msh file); "
                         f"this case is {'a ' + str(geo.dim) + 'D device' if isinstance(geo, DeviceSection) else geo.kind}")
+    if case.dynamics.demag_method == "fembem" and case.dynamics.demag_h_nm is not None:
+        raise CaseError(f"[dynamics] demag_h_nm = {case.dynamics.demag_h_nm!r} sizes the shell method's "
+                        "air-embedded mesh; demag_method = 'fembem' uses the device's own cells (refine "
+                        "those, or drop demag_h_nm)")
 
 
 @takes_case

@@ -301,6 +301,12 @@ class DynamicsSection:
             '(a .msh: its cells kept) inside an air ball and a shell that maps infinity '
             '(docs/magnetostatics.md); default: true for a 3D device from a .geo or .msh file, false '
             'otherwise (false: no demag, as before)')
+    demag_method: str = key('str', 'shell',
+        doc='demag: how the field is computed. shell: the device meshed again inside an air ball and a '
+            'shell that maps infinity, one Poisson solve; fembem: Fredkin-Koehler FEM-BEM on the magnets\' '
+            'own cells, no air, two Poisson solves and a dense boundary matrix (N_b^2 numbers for N_b '
+            'surface nodes, built once): faster for thin films, but P1, so less accurate at the same cells than the shell\'s P2 (docs/magnetostatics.md)',
+        choices=('shell', 'fembem'))
     demag_h_nm: float | None = key('float', None, unit='nm',
         doc='demag: element size in the device of its air-embedded mesh (default: the device mesh\'s '
             'mean edge, 0.7 of its mean cell diameter; a .msh device keeps its cells: the air\'s size '

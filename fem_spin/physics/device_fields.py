@@ -23,6 +23,9 @@ from fem_spin.progress import logger
 
 MU0 = 4e-7 * np.pi
 DYNAMICS_DEMAG_RTOL = 1e-5  # the LLG's demag solves (DeviceDemag), relative to the right side
+# FEM-BEM's phi1 (Neumann): at 1e-5 its error left SP4's relaxation bouncing at 1e-4 T of torque
+# (195 steps instead of 42 to 1e-5 T); 1e-8 costs 6% more a dynamics step (its mesh is small)
+FEMBEM_DYNAMICS_RTOL = 1e-8
 
 
 class Transfer:
@@ -167,30 +170,66 @@ def extend(f, halo: np.ndarray, near: np.ndarray) -> None:
     f.x.scatter_forward()
 
 
+def magnet_submesh(mesh, device_cells: Mapping[str, np.ndarray]):
+    """The mesh of the magnets alone (their cells of the device mesh, the same nodes) and its
+    cell tags: (submesh, meshtags, {region: tag}), the tags 1, 2, ... in the regions' order."""
+    n = mesh.topology.index_map(mesh.topology.dim).size_local
+    cells = np.unique(np.concatenate([np.asarray(c) for c in device_cells.values()]))
+    sub, cell_map, _, _ = dolfinx.mesh.create_submesh(mesh, mesh.topology.dim, cells[cells < n].astype(np.int32))
+    tdim = sub.topology.dim
+    n_sub = sub.topology.index_map(tdim).size_local + sub.topology.index_map(tdim).num_ghosts
+    parent = cell_map.sub_topology_to_topology(np.arange(n_sub, dtype=np.int32), inverse=False)
+    values = np.zeros(n_sub, dtype=np.int32)
+    tags = {}
+    for k, (name, c) in enumerate(device_cells.items(), start=1):
+        values[np.isin(parent, c)] = k
+        tags[name] = k
+    return sub, dolfinx.mesh.meshtags(sub, tdim, np.arange(n_sub, dtype=np.int32), values), tags
+
+
 class DeviceDemag:
     """B_d = mu0 H_d [T] of the device's magnets at the device's P1 nodes.
 
     Args:
         mesh: the device mesh (the LLG's).
         device_cells: {region: cells of the device mesh (local + ghost)} of every magnet.
-        twin: the twin Domain (`twin_domain`).
+        twin: the twin Domain (`twin_domain`) of the shell transformation; None for "fembem".
         Ms: {region: Ms [A/m]} of every magnet (held ones too: their field acts on the others).
         padding: point-location tolerance [nm] between the two facetings.
+        method: "shell" (magnetostatics.DemagField on the twin) or "fembem"
+            (fembem.FredkinKoehler on the magnets' own cells: no twin, the nodes are the device's).
+        **demag: the method's keyword arguments.
     """
 
     def __init__(self, mesh, device_cells: Mapping[str, np.ndarray], twin, Ms: Mapping[str, float],
-                 padding: float = 1e-6, **demag):
-        from fem_spin.physics.magnetostatics import DemagField
-
+                 padding: float = 1e-6, method: str = "shell", **demag):
         U = dolfinx.fem.functionspace(mesh, ("Lagrange", 1, (3,)))  # the LLG's layout
         # Each evaluation starts from the last potential, a step away: 1e-5 of the right side
         # is 7 CG iterations instead of 17 at 1e-8 and moves B_d by 3e-6 T of 0.5 T (SP4's film
         # at 3 nm, docs/magnetostatics.md); the command line's -fem_spin_demagN_ksp_rtol wins
-        demag["petsc_options"] = {"ksp_rtol": DYNAMICS_DEMAG_RTOL, **demag.get("petsc_options", {})}
-        self.field = DemagField.from_domain(twin, dict(Ms), **demag)
+        rtol = FEMBEM_DYNAMICS_RTOL if method == "fembem" else DYNAMICS_DEMAG_RTOL
+        demag["petsc_options"] = {"ksp_rtol": rtol, **demag.get("petsc_options", {})}
+        if method == "fembem":
+            from fem_spin.physics.fembem import FredkinKoehler
+
+            sub, sub_tags, tags = magnet_submesh(mesh, device_cells)
+            self.field = FredkinKoehler(sub, sub_tags, {tags[n]: ms for n, ms in Ms.items()}, **demag)
+            n_sub = sub.topology.index_map(3).size_local
+            field_cells, self._halo = np.arange(n_sub, dtype=np.int32), None
+            where = f"FEM-BEM on their own {sub.topology.index_map(3).size_global} cells"
+        elif method == "shell":
+            from fem_spin.physics.magnetostatics import DemagField
+
+            self.field = DemagField.from_domain(twin, dict(Ms), **demag)
+            field_cells = region_cells(twin, Ms)
+            self._halo = halo_pairs(self.field.U, field_cells)
+            field_cells = owned(twin.mesh, field_cells)
+            where = f"an air-embedded twin of {twin.mesh.topology.index_map(3).size_global} cells"
+        else:
+            raise ValueError(f"demag method must be 'shell' or 'fembem', got {method!r}")
+        self.method = method
         F = self.field.U
-        twin_cells = region_cells(twin, Ms)
-        self._to_twin = Transfer(F, U, owned(twin.mesh, twin_cells), padding)
+        self._to_twin = Transfer(F, U, field_cells, padding)
         cells = np.unique(np.concatenate([np.asarray(c) for c in device_cells.values()]))
         self._to_device = Transfer(U, F, owned(U.mesh, cells), padding)
         self.B = dolfinx.fem.Function(U, name="B_demag")
@@ -198,11 +237,9 @@ class DeviceDemag:
         self._u = dolfinx.fem.Function(F, name="u")
         self._H = dolfinx.fem.Function(U)
         self._Hx = dolfinx.fem.Function(F, name="H_extended")
-        self._halo = halo_pairs(F, twin_cells)
         self.evaluations = 0
         self.extrapolate = True  # consecutive calls are the LLG's steps (tensor() is not)
-        logger.info("demag: the magnets %s in an air-embedded twin of %d cells", ", ".join(Ms),
-                    twin.mesh.topology.index_map(twin.mesh.topology.dim).size_global)
+        logger.info("demag: the magnets %s, %s", ", ".join(Ms), where)
 
     def __call__(self, u) -> dolfinx.fem.Function:
         """B_d [T] of the device direction u (P1 on the device) at the device's magnet nodes
@@ -210,7 +247,8 @@ class DeviceDemag:
         self._to_twin(self._u, u)
         H = self.field.compute(self._u, extrapolate=self.extrapolate)
         self._Hx.x.array[:] = H.x.array
-        extend(self._Hx, *self._halo)
+        if self._halo is not None:  # the twin's faceting of a curved face is not the device's
+            extend(self._Hx, *self._halo)
         self._to_device(self._H, self._Hx)
         self.B.x.array[:] = MU0 * self._H.x.array
         self.B.x.scatter_forward()
@@ -230,7 +268,7 @@ class DeviceDemag:
         return 0.5 * (N + N.T)
 
     def energy(self) -> float:
-        """E_d = -(mu0/2) int M.H_d [J] of the last evaluation (on the twin, from phi)."""
+        """E_d = -(mu0/2) int M.H_d [J] of the last evaluation (from phi)."""
         return self.field.energy()
 
     @property

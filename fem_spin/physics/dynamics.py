@@ -430,10 +430,10 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
             rows.energy_rises += 1
             if rows.energy_rises == 1 or row.get("stage") != rows.rise_stage:
                 hint = ""
-                poisson = getattr(getattr(llg.demag, "field", None), "poisson", None)
-                if poisson is not None:  # B_d and its energy carry the potential's CG error
-                    hint = f"; or the demag solve's tolerance (its CG stops at {poisson.ksp.getTolerances()[0]:g} " \
-                        f"of the right side): -{poisson.prefix}ksp_rtol 1e-9 tells the two apart"
+                field = getattr(llg.demag, "field", None)
+                if field is not None:  # B_d and its energy carry the potential's CG error
+                    hint = f"; or the demag solve's tolerance (its CG stops at {field.ksp.getTolerances()[0]:g} " \
+                        f"of the right side): -{field.prefix}ksp_rtol 1e-9 tells the two apart"
                 logger.warning("warning: the total energy rose by %.3g J (%.2g of it) at step %d, with "
                                "damping and no drive: a shorter dt_s follows the LLG more closely%s",
                                rise, rise / abs(prev["total_J"]), n, hint)

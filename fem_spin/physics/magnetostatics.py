@@ -431,6 +431,15 @@ class DemagField:
                     self.poisson.num_dofs, self.poisson.setup_s,
                     ", ".join(f"tag {t} (Ms {ms:.4g} A/m)" for t, ms in magnets.items()))
 
+    @property
+    def ksp(self) -> PETSc.KSP:
+        """The potential's solver (its tolerance is the one that moves B_d)."""
+        return self.poisson.ksp
+
+    @property
+    def prefix(self) -> str:
+        return self.poisson.prefix
+
     @classmethod
     def from_domain(cls, domain, magnets: Mapping[str, float], **kwargs) -> DemagField:
         """DemagField on a Domain of build_embedded: `magnets` maps region names to Ms [A/m]."""
