@@ -259,7 +259,7 @@ class FredkinKoehler:
         # phi1: the Neumann problem, its right side (M, grad v) a matrix times u's vector
         self.A1 = dolfinx.fem.petsc.assemble_matrix(a)
         self.A1.assemble()
-        self.nullspace = PETSc.NullSpace().create(constant=True, comm=self.comm)
+        self.nullspace, self.components = self._null_space()
         self.A1.setNullSpace(self.nullspace)
         self.L = dolfinx.fem.petsc.assemble_matrix(dolfinx.fem.form(
             ufl.inner(self.Ms * ufl.TrialFunction(self.U), ufl.grad(v)) * self.dxm))
@@ -357,6 +357,42 @@ class FredkinKoehler:
                              f"boundary matrix needs {worst / 2**30:.3g} GiB on one rank (limit "
                              f"{max_bytes / 2**30:.3g} GiB): run on more ranks, coarsen the surface, or use "
                              "the shell transformation ([dynamics] demag_method = \"shell\")")
+
+    def _null_space(self):
+        """The Neumann matrix's null space: the constants on each connected piece of D (a spin
+        valve's two layers are two: one constant for both left CG facing an indefinite
+        matrix). Pieces found on rank 0 by label propagation over the cells' nodes."""
+        V, comm = self.V, self.comm
+        imap = V.dofmap.index_map
+        n_cells = self.mesh.topology.index_map(3).size_local
+        cells = imap.local_to_global(V.dofmap.list[:n_cells].reshape(-1)).reshape(-1, 4)
+        gathered = comm.gather(cells, root=0)
+        labels = None
+        if comm.rank == 0:
+            cells = np.concatenate(gathered)
+            labels = np.arange(imap.size_global, dtype=np.int64)
+            while True:  # each node takes its cells' smallest label, then the label's label
+                low = labels[cells].min(axis=1)
+                new = labels.copy()
+                for k in range(4):
+                    np.minimum.at(new, cells[:, k], low)
+                new = new[new]
+                if np.array_equal(new, labels):
+                    break
+                labels = new
+            _, labels = np.unique(labels, return_inverse=True)
+        labels = comm.bcast(labels, root=0)
+        count = int(labels.max()) + 1
+        if count == 1:
+            return PETSc.NullSpace().create(constant=True, comm=comm), 1
+        mine = labels[imap.local_range[0]:imap.local_range[1]]
+        vectors = []
+        for c in range(count):
+            vec = dolfinx.fem.petsc.create_vector(V)
+            vec.array[:] = (mine == c).astype(float)
+            vec.normalize()
+            vectors.append(vec)
+        return PETSc.NullSpace().create(vectors=vectors, comm=comm), count
 
     def _build_B(self) -> None:
         xs = self.V.tabulate_dof_coordinates()[self.rows]
