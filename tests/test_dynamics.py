@@ -248,6 +248,30 @@ def test_adaptive_steps_meet_the_tolerance_and_log_rejections(caplog):
     assert e1 < s1 * 1e-4 * 2 and e2 < s2 * 1e-5 * 2
 
 
+def test_a_resumed_table_with_a_new_column_keeps_its_columns(tmp_path):
+    """Resuming a checkpoint of an older version whose rows lack a column (demag_nodal_J came
+    later): the header gains it, the old rows read "nan" there, and a row without an old
+    column gets "nan" in it; every line has the header's number of fields (the new row was
+    appended one field longer before, shifting every column after the gap)."""
+    import csv
+
+    from fem_spin.physics.dynamics import Table
+
+    path = tmp_path / "dynamics.csv"
+    path.write_text("t_s,total_J,max_norm_error\n1,5,0\n2,4,0\n3,9,0\n")  # row 3: after the checkpoint
+    table = Table(path, MPI.COMM_SELF, {"rows": 2, "last_row": {"t_s": 2.0}, "max_norm_error": 0.0})
+    table.append({"t_s": 3.0, "total_J": 3.5, "demag_nodal_J": 0.25, "max_norm_error": 0.0})
+    table.append({"t_s": 4.0, "demag_nodal_J": 0.5, "max_norm_error": 0.0})
+    table.close()
+    lines = list(csv.reader(path.open()))
+    assert lines[0] == ["t_s", "total_J", "max_norm_error", "demag_nodal_J"]
+    assert all(len(line) == 4 for line in lines)
+    rows = list(csv.DictReader(path.open()))
+    assert [r["t_s"] for r in rows] == ["1", "2", "3.0", "4.0"]
+    assert rows[0]["demag_nodal_J"] == "nan" and rows[2]["demag_nodal_J"] == "0.25"
+    assert rows[3]["total_J"] == "nan"
+
+
 @pytest.mark.mpi
 def test_stopped_dynamic_run_goes_on_from_its_checkpoint(comm_tmp, capfd):
     """A run stopped (as by SIGTERM) after 37 steps keeps its folder with a checkpoint and exits

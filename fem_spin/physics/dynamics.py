@@ -210,13 +210,35 @@ class Table:
             self._rows.append(row)
         elif self._fh is not None:
             if self._writer is None:
-                self._writer = csv.DictWriter(self._fh, fieldnames=list(row))
+                fields = list(row) if self.count == 0 else self._resumed_header(row)
+                self._writer = csv.DictWriter(self._fh, fieldnames=fields, restval="nan")
                 if self.count == 0:
                     self._writer.writeheader()
             self._writer.writerow(row)
         self.count += 1
         self.last = row
         self.max_norm_error = max(self.max_norm_error, row["max_norm_error"])
+
+    def _resumed_header(self, row: dict) -> list[str]:
+        """The columns of a resumed table: the file's, and any new ones of this version (e.g.
+        demag_nodal_J after a checkpoint of an older one) added to its header with "nan" in its
+        rows, so every row has the header's columns (a longer row would shift them)."""
+        self._fh.close()
+        with open(self.path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            old = list(reader.fieldnames or [])
+            added = [k for k in row if k not in old]
+            rows = list(reader) if added else []
+        fields = old + added
+        if added:
+            tmp = self.path.with_suffix(".csv.tmp")
+            with open(tmp, "w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=fields, restval="nan")
+                writer.writeheader()
+                writer.writerows(rows)
+            tmp.replace(self.path)
+        self._fh = open(self.path, "a", newline="")
+        return fields
 
     def flush(self) -> None:
         if self._fh is not None:
