@@ -34,7 +34,7 @@ import numpy as np
 
 from fem_spin._backend import MPI, PETSc, dolfinx, ufl
 from fem_spin.parallel import one_blas_thread_per_rank
-from fem_spin.physics.magnetostatics import MU0, NM3_PER_M3, CellProjection, _counters, _markers, _owned
+from fem_spin.physics.magnetostatics import MU0, NM3_PER_M3, CellProjection, Magnetization, _counters
 from fem_spin.progress import logger
 from fem_spin.solvers.linear import SolverError, prefixed_ksp, reason_name
 
@@ -225,27 +225,16 @@ class FredkinKoehler:
         if mesh.topology.dim != 3 or mesh.topology.cell_name() != "tetrahedron":
             raise ValueError("FEM-BEM demag needs a 3D tetrahedral mesh of the magnets, got a "
                              f"{mesh.topology.dim}D {mesh.topology.cell_name()} mesh")
-        if not magnets or any(not ms > 0 for ms in magnets.values()):
-            raise ValueError(f"magnets must map cell tags to Ms > 0 A/m, got {dict(magnets)!r}")
+        self.source = Magnetization(mesh, cell_tags, magnets)
         self.mesh, self.comm = mesh, mesh.comm
         one_blas_thread_per_rank(self.comm)  # B's build and product are numpy's
-        self.magnet_tags = tuple(int(t) for t in magnets)
+        self.magnet_tags = self.source.tags
+        self.U, self.u, self.Ms, self.dxm, self.M = (self.source.U, self.source.u, self.source.Ms,
+                                                     self.source.dxm, self.source.M)
         self.V = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
-        self.U = dolfinx.fem.functionspace(mesh, ("Lagrange", 1, (3,)))
-        self.u = dolfinx.fem.Function(self.U, name="u")
         self.phi1 = dolfinx.fem.Function(self.V, name="phi1")
         self.phi2 = dolfinx.fem.Function(self.V, name="phi2")
         self.phi = dolfinx.fem.Function(self.V, name="phi")
-        DG = dolfinx.fem.functionspace(mesh, ("DG", 0))
-        self.Ms = dolfinx.fem.Function(DG, name="Ms")
-        for tag, ms in magnets.items():
-            self.Ms.x.array[DG.dofmap.list[_owned(mesh, cell_tags, (tag,)), 0]] = float(ms)
-        self.Ms.x.scatter_forward()
-        cells = _owned(mesh, cell_tags, self.magnet_tags)
-        if self.comm.allreduce(len(cells), op=MPI.SUM) == 0:
-            raise ValueError(f"no cells carry the magnet tags {self.magnet_tags}")
-        self.dxm = ufl.Measure("dx", domain=mesh, subdomain_data=_markers(mesh, [(cells, 1)]))(1)
-        self.M = self.Ms * self.u
 
         self._surface(max_bytes)
         t1 = time.perf_counter()
@@ -405,15 +394,6 @@ class FredkinKoehler:
         self.comm.Allgatherv(mine, [out, self.counts])
         return out
 
-    def _set_u(self, u) -> None:
-        W = getattr(u, "function_space", None)
-        if W is self.U or (W is not None and W.mesh is self.mesh and W.element == self.U.element
-                           and np.array_equal(W.dofmap.list, self.U.dofmap.list)):
-            self.u.x.array[:] = u.x.array
-        else:
-            self.u.interpolate(u)
-        self.u.x.scatter_forward()
-
     def _solve(self, ksp, b, f) -> int:
         ksp.solve(b, f.x.petsc_vec)
         f.x.scatter_forward()
@@ -429,7 +409,7 @@ class FredkinKoehler:
         extrapolated start is phi1's and phi2's, and the projection's)."""
         t0 = time.perf_counter()
         if u is not None:
-            self._set_u(u)
+            self.source.set(u)
         past = self._history if extrapolate else []
         x1, x2 = self.phi1.x.array, self.phi2.x.array
         if len(past) == 3:

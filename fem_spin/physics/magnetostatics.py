@@ -92,6 +92,41 @@ def _markers(mesh, groups: Sequence[tuple[np.ndarray, int]], default: int = 0):
     return dolfinx.mesh.meshtags(mesh, tdim, np.arange(n, dtype=np.int32), marker)
 
 
+class Magnetization:
+    """M = Ms u on the magnets' cells, the source of both demag methods (DemagField,
+    fembem.FredkinKoehler): u (P1, gdim components), Ms (DG0, one value per magnet tag), M and
+    the magnets' measure dxm."""
+
+    def __init__(self, mesh, cell_tags, magnets: Mapping[int, float]):
+        if not magnets or any(not ms > 0 for ms in magnets.values()):
+            raise ValueError(f"magnets must map cell tags to Ms > 0 A/m, got {dict(magnets)!r}")
+        self.mesh = mesh
+        self.tags = tuple(int(t) for t in magnets)
+        self.U = dolfinx.fem.functionspace(mesh, ("Lagrange", 1, (mesh.geometry.dim,)))
+        self.u = dolfinx.fem.Function(self.U, name="u")
+        DG = dolfinx.fem.functionspace(mesh, ("DG", 0))
+        self.Ms = dolfinx.fem.Function(DG, name="Ms")
+        for tag, ms in magnets.items():
+            self.Ms.x.array[DG.dofmap.list[_owned(mesh, cell_tags, (tag,)), 0]] = float(ms)
+        self.Ms.x.scatter_forward()
+        cells = _owned(mesh, cell_tags, self.tags)
+        if mesh.comm.allreduce(len(cells), op=MPI.SUM) == 0:
+            raise ValueError(f"no cells carry the magnet tags {self.tags}")
+        self.dxm = ufl.Measure("dx", domain=mesh, subdomain_data=_markers(mesh, [(cells, 1)]))(1)
+        self.M = self.Ms * self.u
+
+    def set(self, u) -> None:
+        """Take u: a Function with our P1 layout (copied), another Function or a callable
+        (interpolated)."""
+        W = getattr(u, "function_space", None)
+        if W is self.U or (W is not None and W.mesh is self.mesh and W.element == self.U.element
+                           and np.array_equal(W.dofmap.list, self.U.dofmap.list)):
+            self.u.x.array[:] = u.x.array
+        else:
+            self.u.interpolate(u)
+        self.u.x.scatter_forward()
+
+
 def shell_tensor(mesh, R1: float, R2: float, center=(0.0, 0.0, 0.0), mapping: str = "power",
                  power: float = 1.0):
     """K(x) of the shell transformation (a UFL expression for R1 <= |x - c| < R2)."""
@@ -388,26 +423,15 @@ class DemagField:
     def __init__(self, mesh, cell_tags, magnets: Mapping[int, float], shell_tag: int, R1: float,
                  R2: float, center: Sequence[float] = (0.0, 0.0, 0.0), *, degree: int = 2,
                  projection: str = "l2", **shell):
-        if not magnets or any(not ms > 0 for ms in magnets.values()):
-            raise ValueError(f"magnets must map cell tags to Ms > 0 A/m, got {dict(magnets)!r}")
+        self.source = Magnetization(mesh, cell_tags, magnets)
         self.mesh, self.cell_tags, self.projection = mesh, cell_tags, projection
-        self.magnet_tags = tuple(int(t) for t in magnets)
+        self.magnet_tags = self.source.tags
         self.poisson = ShellPoisson(mesh, cell_tags, shell_tag, R1, R2, center, degree=degree,
                                     name="demag", **shell)
         d = mesh.geometry.dim
-        self.U = dolfinx.fem.functionspace(mesh, ("Lagrange", 1, (d,)))
-        self.u = dolfinx.fem.Function(self.U, name="u")
+        self.U, self.u, self.Ms, self.dxm, self.M = (self.source.U, self.source.u, self.source.Ms,
+                                                     self.source.dxm, self.source.M)
         self.phi = dolfinx.fem.Function(self.poisson.V, name="phi")
-        DG = dolfinx.fem.functionspace(mesh, ("DG", 0))
-        self.Ms = dolfinx.fem.Function(DG, name="Ms")
-        for tag, ms in magnets.items():
-            self.Ms.x.array[DG.dofmap.list[_owned(mesh, cell_tags, (tag,)), 0]] = float(ms)
-        self.Ms.x.scatter_forward()
-        cells = _owned(mesh, cell_tags, self.magnet_tags)
-        if mesh.comm.allreduce(len(cells), op=MPI.SUM) == 0:
-            raise ValueError(f"no cells carry the magnet tags {self.magnet_tags}")
-        self.dxm = ufl.Measure("dx", domain=mesh, subdomain_data=_markers(mesh, [(cells, 1)]))(1)
-        self.M = self.Ms * self.u
         v = ufl.TestFunction(self.poisson.V)
         # The right side (M, grad v) is linear in u: a matrix, assembled once, times u's vector
         # (an assembly over the magnets' P2 cells each time was 1/4 of an evaluation's cost)
@@ -446,17 +470,6 @@ class DemagField:
         args = _domain_args(domain, list(magnets))
         return cls(magnets={domain.cells[n]: ms for n, ms in magnets.items()}, **args, **kwargs)
 
-    def _set_u(self, u) -> None:
-        """Take u: a Function with our P1 layout (copied), another Function or a callable
-        (interpolated)."""
-        W = getattr(u, "function_space", None)
-        if W is self.U or (W is not None and W.mesh is self.mesh and W.element == self.U.element
-                           and np.array_equal(W.dofmap.list, self.U.dofmap.list)):
-            self.u.x.array[:] = u.x.array
-        else:
-            self.u.interpolate(u)
-        self.u.x.scatter_forward()
-
     def compute(self, u=None, extrapolate: bool = False) -> dolfinx.fem.Function:
         """H_d [A/m] of M = Ms u, as P1 on the magnets (self.H).
 
@@ -473,7 +486,7 @@ class DemagField:
         comm = self.mesh.comm
         t0 = time.perf_counter()
         if u is not None:
-            self._set_u(u)
+            self.source.set(u)
         x = self.phi.x.array
         past = self._history if extrapolate else []
         if len(past) == 3:  # the parabola through the last three solutions
