@@ -199,8 +199,12 @@ def test_same_numbers_on_1_and_2_ranks():
 
 
 def test_a_matrix_too_large_is_refused_before_it_is_built():
+    """An input error (exit 2, printed once: every rank knows the size) naming the key and the
+    way out."""
+    from fem_spin.io.case import InputError
+
     dom = magnet(functools.partial(air.add_box, lx=20.0, ly=20.0, lz=20.0), 4.0, MPI.COMM_SELF)
-    with pytest.raises(ValueError, match=r"demag_method = \"shell\""):
+    with pytest.raises(InputError, match=r"demag_method = \"fembem\".*demag_method = \"shell\""):
         field_of(dom, max_bytes=1e3)
 
 

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from fem_spin._backend import MPI, PETSc, dolfinx, ufl
+from fem_spin.io.case import InputError
 from fem_spin.parallel import one_blas_thread_per_rank
 from fem_spin.physics.magnetostatics import MU0, NM3_PER_M3, CellProjection, Magnetization, _counters
 from fem_spin.progress import logger
@@ -341,8 +342,8 @@ class FredkinKoehler:
             [local, self.rows, imap.size_local + np.nonzero(on_surface)[0].astype(np.int32)])).astype(np.int32)
         need = float(len(self.rows)) * self.n_surface * 8
         worst = comm.allreduce(need, op=MPI.MAX)
-        if worst > max_bytes:
-            raise ValueError(f"FEM-BEM demag: the magnets' surface has {self.n_surface} nodes, so its dense "
+        if worst > max_bytes:  # every rank knows `worst`: raised on all together, printed once
+            raise InputError(f"[dynamics] demag_method = \"fembem\": the magnets' surface has {self.n_surface} nodes, so its dense "
                              f"boundary matrix needs {worst / 2**30:.3g} GiB on one rank (limit "
                              f"{max_bytes / 2**30:.3g} GiB): run on more ranks, coarsen the surface, or use "
                              "the shell transformation ([dynamics] demag_method = \"shell\")")
