@@ -10,6 +10,8 @@
 # Writes OUT/field1, OUT/field2 (result folders), OUT/sp4.csv, OUT/sp4.json and OUT/sp4.png.
 # `--only field1`, `--only field2` (needs OUT/field1/u_stage1.ovf: the s-state, written after
 # field 1's relax stage) or `--only figure` runs one part, e.g. the two fields as separate jobs.
+# `--demag fembem` computes the demagnetizing field by FEM-BEM instead of the air-embedded twin
+# (docs/magnetostatics.md: faster, farther from the references at 3 nm).
 
 # +
 import copy
@@ -36,11 +38,20 @@ if "--only" in args:
     del args[i:i + 2]
     if only not in ("field1", "field2", "figure"):
         sys.exit(f"sp4.py: --only takes field1, field2 or figure, got {only!r}")
+method = None
+if "--demag" in args:
+    i = args.index("--demag")
+    method = args[i + 1] if i + 1 < len(args) else None
+    del args[i:i + 2]
+    if method not in ("shell", "fembem"):
+        sys.exit(f"sp4.py: --demag takes shell or fembem, got {method!r}")
 out = Path(args[0] if args else "results/sp4")
 data = here / "data" / "sp4"
 FIELDS = {"field1": [-24.6e-3, 4.3e-3, 0.0], "field2": [-35.5e-3, -6.3e-3, 0.0]}
 
 case1 = load_case(here / "sp4.toml")
+if method is not None:
+    case1["dynamics"]["demag_method"] = method
 if only in (None, "field1"):
     run_case(case1, out / "field1", overwrite=True, comm=comm)
 if only in (None, "field2"):
