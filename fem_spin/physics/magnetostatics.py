@@ -115,6 +115,23 @@ class Magnetization:
         self.dxm = ufl.Measure("dx", domain=mesh, subdomain_data=_markers(mesh, [(cells, 1)]))(1)
         self.M = self.Ms * self.u
 
+    def bind(self, phi) -> None:
+        """The potential phi of H_d = -grad phi [A/m * nm] that energy() and average() read."""
+        self._energy = dolfinx.fem.form(0.5 * MU0 * ufl.inner(self.M, ufl.grad(phi)) * self.dxm)
+        self._mean = [dolfinx.fem.form(-phi.dx(i) * self.dxm) for i in range(self.mesh.geometry.dim)]
+        self.volume = self.mesh.comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(1.0 * self.dxm)),
+                                               op=MPI.SUM)  # nm^3 (nm^2 in 2D)
+
+    def energy(self) -> float:
+        """E_d = -(mu0/2) (M, H_d)_magnets = (mu0/2) (M, grad phi)_magnets [J], from phi."""
+        return self.mesh.comm.allreduce(dolfinx.fem.assemble_scalar(self._energy), op=MPI.SUM) / NM3_PER_M3
+
+    def average(self) -> np.ndarray:
+        """The magnets' volume average of -grad phi [A/m]."""
+        comm = self.mesh.comm
+        return np.array([comm.allreduce(dolfinx.fem.assemble_scalar(f), op=MPI.SUM)
+                         for f in self._mean]) / self.volume
+
     def set(self, u) -> None:
         """Take u: a Function with our P1 layout (copied), another Function or a callable
         (interpolated)."""
@@ -334,6 +351,7 @@ class CellProjection:
         self.b = dolfinx.fem.petsc.create_vector(self.W)
         self.iterations = 0
         self.seconds = 0.0
+        self._history: list[np.ndarray] = []  # the last fields, while calls extrapolate
         if kind == "lumped":
             self._inv = np.where(self.inside, 1.0 / np.where(self.inside, m, 1.0), 0.0)
             return
@@ -355,8 +373,16 @@ class CellProjection:
         self.ksp.setTolerances(rtol=PROJECTION_RTOL, atol=0.0, max_it=1000)
         self.ksp.setInitialGuessNonzero(True)
 
-    def __call__(self) -> dolfinx.fem.Function:
+    def __call__(self, extrapolate: bool = False) -> dolfinx.fem.Function:
+        """The projected field. extrapolate: this call is the next of a sequence of equal steps
+        (the LLG's): CG starts from the parabola through the last three such fields (11
+        Jacobi-CG iterations instead of 15 from the last one on SP4); a call without it starts
+        the history again."""
         t0 = time.perf_counter()
+        h = self.out.x.array
+        past = self._history if extrapolate else []
+        if len(past) == 3:
+            h[:] = 3.0 * (past[2] - past[1]) + past[0]
         if self.source is not None:
             self.L.mult(self.source.x.petsc_vec, self.b)
         else:
@@ -375,6 +401,7 @@ class CellProjection:
                 raise SolverError("the field's projection did not converge: PETSc reason "
                                   f"{reason_name(reason)}")
         self.out.x.scatter_forward()
+        self._history = (past + [h.copy()])[-3:] if extrapolate else []
         self.seconds = self.out.function_space.mesh.comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
         return self.out
 
@@ -441,14 +468,11 @@ class DemagField:
         self.project = CellProjection(mesh, cell_tags, self.magnet_tags, -ufl.grad(self.phi), (d,), "H_d",
                                       projection, linear_in=self.phi)
         self.H = self.project.out
-        self._energy = dolfinx.fem.form(0.5 * MU0 * ufl.inner(self.M, ufl.grad(self.phi)) * self.dxm)
-        self._mean = [dolfinx.fem.form(-self.phi.dx(i) * self.dxm) for i in range(d)]
-        self.volume = mesh.comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(1.0 * self.dxm)),
-                                          op=MPI.SUM)  # nm^3 (nm^2 in 2D)
+        self.source.bind(self.phi)
+        self.volume = self.source.volume  # nm^3 (nm^2 in 2D)
         self._projections: dict = {}
         self._pointwise = None
         self._history: list[np.ndarray] = []  # the last solutions, while `compute` extrapolates
-        self._H_history: list[np.ndarray] = []  # and the last fields
         self.evaluations = 0
         self.timings: dict[str, float] = {"setup_s": self.poisson.setup_s}
         logger.info("demag: P%d potential, %d DOFs, set up in %.2f s; magnets %s", degree,
@@ -480,8 +504,8 @@ class DemagField:
         not from phi_n. Only the start changes (CG still meets its tolerance): its error is
         O(dt^3) instead of O(dt), 3.2 iterations a step on SP4 where phi_n took 7 and the
         line through two 3.9. The projection's CG starts from the parabola through the last
-        three fields (11 Jacobi-CG iterations instead of 15 from H_n: phi's own tolerance, not
-        the step, limits that start). A call without it starts the history again.
+        three fields (CellProjection; phi's own tolerance, not the step, limits that start). A
+        call without it starts the history again.
         """
         comm = self.mesh.comm
         t0 = time.perf_counter()
@@ -496,12 +520,7 @@ class DemagField:
         its = self.poisson.solve(self.L, self.phi, source=self.u)
         self._history = (past + [x.copy()])[-3:] if extrapolate else []
         t1 = time.perf_counter()
-        h = self.H.x.array
-        fields = self._H_history if extrapolate else []
-        if len(fields) == 3:  # the projection's CG starts from the same parabola
-            h[:] = 3.0 * (fields[2] - fields[1]) + fields[0]
-        self.project()
-        self._H_history = (fields + [h.copy()])[-3:] if extrapolate else []
+        self.project(extrapolate=extrapolate)  # its CG from the same kind of parabola
         self.evaluations += 1
         self.timings.update(iterations=its, solve_s=self.poisson.solve_s,
                             rhs_solve_s=comm.allreduce(t1 - t0, op=MPI.MAX), project_s=self.project.seconds)
@@ -515,14 +534,12 @@ class DemagField:
         projection); solves first if u is given."""
         if u is not None:
             self.compute(u)
-        return self.mesh.comm.allreduce(dolfinx.fem.assemble_scalar(self._energy), op=MPI.SUM) / NM3_PER_M3
+        return self.source.energy()
 
     def average(self) -> np.ndarray:
         """The magnets' volume average of H_d = -grad phi [A/m] (from phi, not the projection):
         for a uniform u, -<H_d>/Ms is the magnetometric demagnetizing tensor applied to u."""
-        comm = self.mesh.comm
-        return np.array([comm.allreduce(dolfinx.fem.assemble_scalar(f), op=MPI.SUM)
-                         for f in self._mean]) / self.volume
+        return self.source.average()
 
     def field_on(self, tags: int | Sequence[int] | None) -> dolfinx.fem.Function:
         """-grad phi [A/m] as P1 on other cells, e.g. the air's tag (the stray field; None: every
