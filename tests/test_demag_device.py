@@ -237,6 +237,8 @@ def test_prolate_spheroid_relaxes_onto_its_long_axis(method):
     ("1d", "needs a 3D device"),
     ("steady", "set dynamics.t_end_s"),
     ("fembem_h", "demag_h_nm = 1.0 sizes the shell method's"),
+    ("every_without_demag", "demag_every = 2 needs the demagnetizing field"),
+    ("every_adaptive", "demag_every = 2 extrapolates between the solves of fixed steps"),
 ])
 def test_demag_input_errors(comm_tmp, capfd, change, words):
     """demag = true where the method cannot work: one line naming the key, exit 2."""
@@ -255,6 +257,10 @@ demag = true
 """
     elif change == "steady":
         case_text = text(extra="demag = true").replace("t_end_s = 1e-12\ndt_s = 1e-12\nrho = 0.0\n", "")
+    elif change == "every_without_demag":
+        case_text = text(extra="demag = false\ndemag_every = 2")
+    elif change == "every_adaptive":
+        case_text = text(extra="demag_every = 2\ntolerance = 1e-3")
     else:
         case_text = text(extra='demag = true\ndemag_method = "fembem"\ndemag_h_nm = 1.0')
     path = write_case(comm_tmp, case_text)

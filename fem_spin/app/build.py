@@ -263,7 +263,8 @@ def llg_of(case: Case, problem: SpinProblem):
                                     padding=0.2 * h).B
     return LLG(dom.mesh, magnets, B=tuple(case.field.B_T), theta=case.dynamics.theta,
                solver=case.dynamics.llg_solver, demag=demag, B_static=oersted,
-               precession=not case.dynamics.relax, order=case.dynamics.order)
+               precession=not case.dynamics.relax, order=case.dynamics.order,
+               demag_every=case.dynamics.demag_every)
 
 
 def embeddable(geo) -> bool:

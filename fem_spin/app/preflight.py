@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fem_spin._backend import MPI
 from fem_spin.app import sizing
-from fem_spin.app.build import auto_preset, coarsest_kh, embeddable, material_from, mesh_geometry, source_of
+from fem_spin.app.build import auto_preset, coarsest_kh, demag_on, embeddable, material_from, mesh_geometry, source_of
 from fem_spin.geometry.mesh import inspect_mesh_file
 from fem_spin.io.case import CaseError
 from fem_spin.io.output import LOCK
@@ -58,6 +58,13 @@ def check_demag(case: Case) -> None:
         if not embeddable(geo):
             raise CaseError(f"{head} needs a 3D device from a .geo or .msh file (it is embedded in an "
                             "air ball)")
+    every = case.dynamics.demag_every
+    if every > 1 and not demag_on(case):
+        raise CaseError(f"[dynamics] demag_every = {every!r} needs the demagnetizing field ([dynamics] "
+                        "demag = true, the default for a 3D device)")
+    if every > 1 and case.dynamics.tolerance is not None:
+        raise CaseError(f"[dynamics] demag_every = {every!r} extrapolates between the solves of fixed steps; "
+                        f"tolerance = {case.dynamics.tolerance!r} takes adaptive ones (drop one of the two)")
     if not case.dynamics.demag:
         return
     head = "[dynamics] demag = true"

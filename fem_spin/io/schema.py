@@ -318,6 +318,14 @@ class DynamicsSection:
     demag_shell: float = key('float', 2.0, unit='-',
         doc='demag: the shell\'s outer radius over the air ball\'s (the shell maps infinity)',
         check=at_least(1.1))
+    demag_every: int = key('int', 1,
+        doc='demag: solve the field at every this many steps of a precessing stage (fixed steps); the steps '
+            'between take it extrapolated: its nonlocal part B_d + mu0 Ms N u along the parabola through the '
+            'last three solves, its local part -mu0 Ms N u from their own u (N the magnets\' demagnetizing '
+            'tensor). 2 halves the demag\'s cost per step (SP4: docs/micromagnetics.md); dynamics.csv\'s '
+            'energies are those of the solved steps (NaN between them); relax stages and written steps '
+            'always solve',
+        check=at_least(1))
     llg_solver: str = key('str', 'iterative',
         doc='the LLG step\'s tangent-plane system: iterative (GMRES + ILU(0)) or direct (MUMPS LU)',
         choices=('iterative', 'direct'))

@@ -191,6 +191,8 @@ class Table:
         self.path, self.comm = path, comm
         self.count = resume["rows"] if resume else 0
         self.last = resume["last_row"] if resume else None
+        # the last row whose energies are known (demag_every > 1 leaves them NaN between solves)
+        self.last_energies = resume.get("last_energies", self.last) if resume else None
         self.max_norm_error = resume["max_norm_error"] if resume else 0.0
         self.energy_rises = resume.get("energy_rises", 0) if resume else 0
         self.rise_stage = None
@@ -217,6 +219,8 @@ class Table:
             self._writer.writerow(row)
         self.count += 1
         self.last = row
+        if np.isfinite(row["total_J"]):
+            self.last_energies = row
         self.max_norm_error = max(self.max_norm_error, row["max_norm_error"])
 
     def _resumed_header(self, row: dict) -> list[str]:
@@ -250,8 +254,8 @@ class Table:
             self._fh = None
 
     def state(self) -> dict:
-        return {"rows": self.count, "last_row": self.last, "max_norm_error": self.max_norm_error,
-                "energy_rises": self.energy_rises}
+        return {"rows": self.count, "last_row": self.last, "last_energies": self.last_energies,
+                "max_norm_error": self.max_norm_error, "energy_rises": self.energy_rises}
 
     def __len__(self) -> int:
         return self.count
@@ -432,7 +436,7 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
         row = {"t_s": t, "step": n, **({"stage": k_stage + 1} if staged else {}),
                "dt_s": t - rows[-1]["t_s"] if len(rows) else 0.0,
                "error_estimate": err, "rejected_steps": rejected,
-               **llg.energies(), "max_norm_error": llg.max_norm_error()}
+               **llg.energies(solve=write), "max_norm_error": llg.max_norm_error()}
         if any_relax:  # the relaxation's progress (NaN outside relax stages and at t = 0)
             here = stages[k_stage].relax and rows.max_torque_T is not None and len(rows)
             row["max_torque_T"] = rows.max_torque_T if here else float("nan")
@@ -442,7 +446,8 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
         # the table (summary.json) and logged once per stage. Not in relaxation, whose long
         # steps may overshoot on the way (its test is the torque). With demag, the energy is
         # that of the field the steps use (LLG.stepped_total).
-        prev = rows[-1] if len(rows) else None
+        # the last row with energies (between the demag's solves, demag_every > 1, they are NaN)
+        prev = rows.last_energies if np.isfinite(row["total_J"]) else None
         rise = 0.0
         if prev is not None:  # a row resumed from an older checkpoint may lack the nodal column
             rise = (llg.stepped_total(row) - llg.stepped_total(prev) if "demag_nodal_J" in prev
@@ -531,7 +536,7 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
                             if fixed else (now - wall) * (t_end - t) / max(t - t_start, 1e-300)
                         logger.info("  step %d, t = %.4g s of %.4g, dt = %.3g s, %.3g s/step, wall %.1f s, "
                                     "about %s to t_end, E = %.4g J%s%s", n, t, t_final, rows[-1]["dt_s"],
-                                    per_step, now - wall, duration(left), rows[-1]["total_J"],
+                                    per_step, now - wall, duration(left), rows.last_energies["total_J"],
                                     f", {rejected} rejected" if not fixed else "",
                                     f", largest torque {rows.max_torque_T:.3g} T" if st.relax else "")
                     if done:

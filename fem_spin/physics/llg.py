@@ -85,6 +85,9 @@ class LLG:
             descent of the energy at the rate gamma/alpha_G).
         order: 1 (the theta scheme) or 2 (the second-order tangent-plane scheme: theta = 1/2,
             see `_forms`; fixed steps, with precession).
+        demag_every: solve the demagnetizing field at every this many steps of a precessing
+            stage (relaxation solves it at every step); the steps between take it extrapolated
+            in time (`_extrapolated_demag`). 1: at every step.
         solver: "iterative" (GMRES + block Jacobi/ILU(0) on the reduced system, from the last
             step's velocity: alpha_G M + skew + k c_ex K is well conditioned for the steps
             that resolve the precession) or "direct" (MUMPS LU every step). PETSc options
@@ -95,7 +98,7 @@ class LLG:
 
     def __init__(self, mesh, magnets: list, B=(0.0, 0.0, 0.0), theta: float = 1.0,
                  solver: str = "iterative", demag=None, B_static=None, precession: bool = True,
-                 order: int = 1):
+                 order: int = 1, demag_every: int = 1):
         if not 0.5 <= theta <= 1.0:
             raise ValueError(f"theta must be in [1/2, 1], got {theta!r}")
         if solver not in self.SOLVERS:
@@ -132,6 +135,12 @@ class LLG:
         self.demag, self.B_static = demag, B_static
         self.B_demag = demag.B if demag is not None else None
         self._demag_of = None  # the u whose B_demag is current
+        if int(demag_every) != demag_every or demag_every < 1:
+            raise ValueError(f"demag_every must be a whole number >= 1, got {demag_every!r}")
+        self.demag_every = int(demag_every)
+        self.demag_solved = True  # B_demag is of a solve (False: extrapolated)
+        self._solves: list = []  # (step, time, nonlocal part of B_d) of the last solves in a row
+        self._clock = 0.0  # time since the LLG was made [s] (the extrapolation's abscissa)
         self.k = dolfinx.fem.Constant(mesh, dolfinx.default_scalar_type(1e-13))
         # Which nodes move: lumped mass of the moving magnets > 0 (owned and ghost nodes).
         S1 = dolfinx.fem.functionspace(mesh, ("Lagrange", 1))
@@ -286,6 +295,7 @@ class LLG:
         self.precession, self.order = precession, order
         self.a, self.L = self._forms(precession, order)
         self._prev_k = None
+        self._solves = []  # the demag's extrapolation starts again too
 
     def field(self, u) -> ufl.core.expr.Expr:
         """The explicit part of B_eff [T]: anisotropy, applied field and B_sd (and the
@@ -296,15 +306,52 @@ class LLG:
                 B = B + extra
         return B
 
-    def update_demag(self) -> None:
-        """B_demag of the current u, unless it is already (one Poisson solve; collective)."""
+    def update_demag(self, solve: bool = False) -> None:
+        """B_demag of the current u, unless it is already (collective): one Poisson solve, or,
+        with demag_every > 1 between the solves of a precessing stage, extrapolated from them.
+        solve: a solve in any case (a state that is written)."""
         if self.demag is None:
             return
         x = self.u.x.array
         stale = self._demag_of is None or not np.array_equal(x, self._demag_of)
-        if self.mesh.comm.allreduce(stale, op=MPI.LOR):
+        if not self.mesh.comm.allreduce(stale or (solve and not self.demag_solved), op=MPI.LOR):
+            return
+        since = self.steps - self._solves[-1][0] if self._solves else 0
+        keep = self.demag_every > 1 and self.precession
+        if solve or not keep or len(self._solves) < 3 or since >= self.demag_every:
+            if keep and hasattr(self.demag, "tensor"):
+                self._relax_tensor()  # once, before this solve (its three solves replace phi)
             self.demag(self.u)
-            self._demag_of = x.copy()
+            self.demag_solved = True
+            if keep:
+                self._solves = (self._solves + [(self.steps, self._clock, self._nonlocal_demag())])[-3:]
+        else:
+            self._extrapolated_demag()
+            self.demag_solved = False
+        self._demag_of = x.copy()
+
+    def _local_demag(self) -> np.ndarray:
+        """-mu0 Ms N u at the nodes [T] (N the magnetometric tensor, Ms the largest): the part
+        of B_d that follows u itself. In a film it is the stiff out-of-plane field."""
+        if not hasattr(self.demag, "tensor"):
+            return np.zeros_like(self.u.x.array)
+        N = self._relax_tensor().value
+        return -(self.u.x.array.reshape(-1, 3) @ N.T).reshape(-1)
+
+    def _nonlocal_demag(self) -> np.ndarray:
+        return self.B_demag.x.array - self._local_demag()
+
+    def _extrapolated_demag(self) -> None:
+        """B_d at this step without a solve: the nonlocal part B_d + mu0 Ms N u extrapolated
+        from the last three solves (the parabola through them, at their times), plus the local
+        part of this u. The local part is the field's fast part (a film's out-of-plane
+        precession, its finest modes): taken from u itself, it is not extrapolated."""
+        t = self._clock
+        (_, t0, r0), (_, t1, r1), (_, t2, r2) = self._solves
+        w0 = (t - t1) * (t - t2) / ((t0 - t1) * (t0 - t2))
+        w1 = (t - t0) * (t - t2) / ((t1 - t0) * (t1 - t2))
+        w2 = (t - t0) * (t - t1) / ((t2 - t0) * (t2 - t1))
+        self.B_demag.x.array[:] = w0 * r0 + w1 * r1 + w2 * r2 + self._local_demag()
 
     def _normalise(self, only=None) -> None:
         """|u| = 1 at the nodes (`only`: a mask of the nodes to touch; held nodes keep their bits)."""
@@ -383,10 +430,14 @@ class LLG:
         self.u.x.array[:] += dt * self.velocity.x.array
         self._normalise(self.moving)
         self.steps += 1
+        self._clock += dt
 
-    def energies(self) -> dict[str, float]:
+    def energies(self, solve: bool = False) -> dict[str, float]:
         """Exchange, anisotropy and Zeeman (applied field) energies of the moving magnets [J]
-        (the exchange between a moving and a held magnet is not modelled)."""
+        (the exchange between a moving and a held magnet is not modelled), and the demag's.
+        Between the demag's solves (demag_every > 1) its energies and the total are NaN: an
+        extrapolated field has no potential, and its nodal energy would carry the extrapolation
+        error into the energy check. solve: solve the demag here in any case."""
         if not hasattr(self, "_energy_forms"):
             u = self.u
             self._energy_forms = {k: dolfinx.fem.form(e * self.dx(1)) for k, e in (
@@ -400,10 +451,12 @@ class LLG:
         e = {k: comm.allreduce(dolfinx.fem.assemble_scalar(f), op=MPI.SUM) * 1e-27
              for k, f in self._energy_forms.items()}
         if self.demag is not None:  # of every magnet, held ones too (their part is constant)
-            self.update_demag()
-            e["demag_J"] = self.demag.energy()
+            self.update_demag(solve)
+            e["demag_J"] = self.demag.energy() if self.demag_solved else float("nan")
         e["total_J"] = sum(e.values())
-        if self.demag is not None:
+        if self.demag is not None and not self.demag_solved:
+            e["demag_nodal_J"] = float("nan")
+        elif self.demag is not None:
             # The same energy from the field the steps use, -(1/2) int M.B_d with the steps' own
             # nodal weights: the twin's E_d (more accurate, on another mesh) is not exactly the
             # energy whose gradient B_d is, and their difference drifts by a few 1e-21 J while
