@@ -193,6 +193,27 @@ def test_demag_every_second_step_keeps_the_short_run():
     assert known == [True, True, True, False, True, False, True, False, True, False, True], known
 
 
+@pytest.mark.serial
+@pytest.mark.parametrize("name, field", [
+    ("fidimag_oommf_field1_2.5nm", 1), ("albuquerque_field1_2nm", 1), ("martinez_field1", 1),
+    ("crank_nicolson_field1_2.5nm", 1), ("albuquerque_field2_2nm", 2), ("albuquerque_field2_4nm", 2),
+    ("daquino_field2_2.5nm", 2)])
+def test_single_published_solutions_are_read_in_the_published_units(name, field):
+    """demos/sp4.py measures fem_spin's distance from the published mean against each single
+    solution's: their files must be in seconds and <M>/Ms. Each starts from the s-state (<m_x>
+    0.965-0.969, <m_y> 0.123-0.129: a unit slip in m would miss it) and crosses <m_x> = 0
+    within 3 ps of the published mean (0.1384 / 0.1368 ns; a time in units of 5.65 ps read as
+    1 ps would cross at 0.024 ns)."""
+    from fem_spin.physics.dynamics import first_crossing
+
+    data = ROOT / "demos" / "data" / "sp4"
+    d = np.genfromtxt(data / f"{name}.csv", delimiter=",", names=True)
+    mean = np.genfromtxt(data / f"magtense_mumag_published_mean_field{field}.csv", delimiter=",", names=True)
+    assert 0.965 < d["mx"][0] < 0.969 and 0.123 < d["my"][0] < 0.129, (d["mx"][0], d["my"][0])
+    assert abs(first_crossing(d["t_s"], d["mx"]) - first_crossing(mean["t_s"], mean["mx"])) < 3e-12
+    assert 0.99e-9 < d["t_s"][-1] < 1.01e-9
+
+
 if __name__ == "__main__":  # the stored reference: 1/8 ps second-order steps
     rows = averages(1.25e-13, comm=MPI.COMM_SELF)
     if len(sys.argv) > 1 and sys.argv[1] == "--print":

@@ -584,7 +584,9 @@ def plot_dynamics(rows: list[dict], regions: list[str], png: Path, title: str = 
     axes[0].set_xlabel("t [ns]")
     axes[0].set_ylabel("region average of u")
     axes[0].legend(fontsize=7, ncol=2)
-    axes[1].plot(t, [r["total_J"] for r in rows])
+    E = np.array([r["total_J"] for r in rows])
+    known = np.isfinite(E)  # demag_every > 1: the energies of the solved steps only
+    axes[1].plot(t[known], E[known])
     axes[1].set_xlabel("t [ns]")
     axes[1].set_ylabel("exchange + anisotropy + Zeeman energy [J]")
     fig.suptitle(title)
