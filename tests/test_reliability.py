@@ -13,7 +13,8 @@ from mpi4py import MPI
 from fem_spin.app import cli
 from test_cli import SMALL, profile, run, write_case
 
-RANK = MPI.COMM_WORLD.rank
+COMM = MPI.COMM_WORLD
+RANK = COMM.rank
 
 
 def one_error_line(err: str) -> str:
@@ -269,3 +270,28 @@ def test_a_bad_file_does_not_break_the_next_one(comm_tmp):
         inspect_mesh_file(bad)
     info = inspect_mesh_file(Path(__file__).resolve().parents[1] / "meshes" / "slab.geo")
     assert info.groups
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("checkpoint", [True, False])
+def test_a_kept_resumable_folder_says_whether_it_can_go_on(comm_tmp, capfd, checkpoint):
+    """A dynamic run's folder is kept whatever stops it; the warning says the same command goes
+    on from it only where a checkpoint is there (an input error in the dynamics' set-up leaves
+    none: the next run starts afresh, and said so)."""
+    from fem_spin.io.output import atomic_dir
+    from fem_spin.progress import configure_logging
+
+    configure_logging()
+    with pytest.raises(RuntimeError):
+        with atomic_dir(comm_tmp / "res", COMM, resumable=True) as tmp:
+            if COMM.rank == 0:
+                (tmp / "case.resume.json").write_text("{}")
+                if checkpoint:
+                    (tmp / "checkpoint").mkdir()
+            COMM.barrier()
+            raise RuntimeError("stopped")
+    err = capfd.readouterr().err
+    if COMM.rank == 0:
+        assert ("goes on from it" in err) == checkpoint, err
+        assert ("starts afresh" in err) == (not checkpoint), err
+    assert (comm_tmp / ".res.partial-resumable").is_dir()

@@ -84,8 +84,12 @@ def atomic_dir(path: Path, comm: MPI.Comm = MPI.COMM_WORLD, overwrite: bool = Fa
         keep = resumable
         interrupted = isinstance(exc, KeyboardInterrupt)
         if resumable and comm.rank == 0 and any(tmp.iterdir()):
-            logger.warning("warning: the run stopped; its folder %s is kept (with the last "
-                           "checkpoint, if any): the same command goes on from it", tmp)
+            if (tmp / "checkpoint").is_dir():
+                logger.warning("warning: the run stopped; its folder %s is kept with the last "
+                               "checkpoint: the same command goes on from it", tmp)
+            else:  # e.g. an input error in the dynamics' set-up: nothing to go on from
+                logger.warning("warning: the run stopped before its first checkpoint; its folder %s "
+                               "is kept as it is: the same command starts afresh", tmp)
         raise
     finally:
         ok = comm.allreduce(ok, op=MPI.LAND) if ok else False
