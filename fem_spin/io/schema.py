@@ -321,8 +321,9 @@ class DynamicsSection:
     demag_every: int = key('int', 1,
         doc='demag: solve the field at every this many steps of a precessing stage (fixed steps); the steps '
             'between take it extrapolated: its nonlocal part B_d + mu0 Ms N u along the parabola through the '
-            'last three solves, its local part -mu0 Ms N u from their own u (N the magnets\' demagnetizing '
-            'tensor). 2 halves the demag\'s cost per step (SP4: docs/micromagnetics.md); dynamics.csv\'s '
+            'last three solves, its local part -mu0 Ms N u from the step\'s own u (N the magnets\' demagnetizing '
+            'tensor). 2 solves half as often: SP4\'s step costs a quarter less, its <m>(t) within 2e-4 of '
+            'every step\'s (docs/micromagnetics.md); dynamics.csv\'s '
             'energies are those of the solved steps (NaN between them); relax stages and written steps '
             'always solve',
         check=at_least(1))
