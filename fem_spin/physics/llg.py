@@ -267,8 +267,11 @@ class LLG:
             self._demag_of = None  # those solves replaced the potential of u
             self._N = dolfinx.fem.Constant(self.mesh, dolfinx.default_scalar_type(
                 4e-7 * np.pi * max(self.demag.Ms.values()) * N))
-            logger.info("relax: the demag's local part mu0 Ms N implicit, N = diag(%.4f, %.4f, %.4f) "
-                        "(off-diagonal up to %.2g)", *np.diag(N), np.max(np.abs(N - np.diag(np.diag(N)))))
+            logger.info("demag: its local part -mu0 Ms N u (%s), N = diag(%.4f, %.4f, %.4f) "
+                        "(off-diagonal up to %.2g)",
+                        "relaxation takes it implicitly" if not self.precession
+                        else f"from each step's u between the solves of every {self.demag_every} steps",
+                        *np.diag(N), np.max(np.abs(N - np.diag(np.diag(N)))))
         return self._N
 
     def set_stage(self, B=None, alpha_G: float | None = None, precession: bool | None = None,
