@@ -588,7 +588,7 @@ def plot_dynamics(rows: list[dict], regions: list[str], png: Path, title: str = 
     known = np.isfinite(E)  # demag_every > 1: the energies of the solved steps only
     axes[1].plot(t[known], E[known])
     axes[1].set_xlabel("t [ns]")
-    axes[1].set_ylabel("exchange + anisotropy + Zeeman energy [J]")
+    axes[1].set_ylabel("total energy [J] (dynamics.csv's total_J)")
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(png)
