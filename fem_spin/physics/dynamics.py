@@ -219,7 +219,7 @@ class Table:
             self._writer.writerow(row)
         self.count += 1
         self.last = row
-        if np.isfinite(row["total_J"]):
+        if np.isfinite(row.get("total_J", np.nan)):
             self.last_energies = row
         self.max_norm_error = max(self.max_norm_error, row["max_norm_error"])
 
