@@ -34,28 +34,25 @@ configure_logging()
 comm = MPI.COMM_WORLD
 here = Path(__file__).resolve().parent
 args = sys.argv[1:]
-only = None
-if "--only" in args:
-    i = args.index("--only")
-    only = args[i + 1] if i + 1 < len(args) else None
+
+
+def option(name: str, ok, takes: str) -> str | None:
+    """The value after `name` on the command line (taken out of args), None without it; exit
+    naming what it takes when the value is missing or `ok(value)` is false."""
+    if name not in args:
+        return None
+    i = args.index(name)
+    value = args[i + 1] if i + 1 < len(args) else None
     del args[i:i + 2]
-    if only not in ("field1", "field2", "figure"):
-        sys.exit(f"sp4.py: --only takes field1, field2 or figure, got {only!r}")
-method = None
-if "--demag" in args:
-    i = args.index("--demag")
-    method = args[i + 1] if i + 1 < len(args) else None
-    del args[i:i + 2]
-    if method not in ("shell", "fembem"):
-        sys.exit(f"sp4.py: --demag takes shell or fembem, got {method!r}")
-every = None
-if "--demag-every" in args:
-    i = args.index("--demag-every")
-    every = args[i + 1] if i + 1 < len(args) else None
-    del args[i:i + 2]
-    if every is None or not every.isdigit() or int(every) < 1:
-        sys.exit(f"sp4.py: --demag-every takes a whole number >= 1, got {every!r}")
-    every = int(every)
+    if value is None or not ok(value):
+        sys.exit(f"sp4.py: {name} takes {takes}, got {value!r}")
+    return value
+
+
+only = option("--only", lambda v: v in ("field1", "field2", "figure"), "field1, field2 or figure")
+method = option("--demag", lambda v: v in ("shell", "fembem"), "shell or fembem")
+every = option("--demag-every", lambda v: v.isdigit() and int(v) >= 1, "a whole number >= 1")
+every = int(every) if every is not None else None
 out = Path(args[0] if args else "results/sp4")
 data = here / "data" / "sp4"
 FIELDS = {"field1": [-24.6e-3, 4.3e-3, 0.0], "field2": [-35.5e-3, -6.3e-3, 0.0]}
