@@ -3,7 +3,7 @@
 # `demos/spin_valve_dynamics.toml`: the paper's slab (meshes/slab.geo, 1D) as a spin valve:
 # the left layer fixed along z, the right layer free, starting along y (90 degrees) with its
 # easy axis and a field of 50 mT along z. The accumulation driven by m = -u_L at the left end
-# acts on the free layer through B_sd = -(omega0 rho/gamma) m. Two drive strengths: a weak one
+# acts on the free layer through B_sd = +(omega0 rho/gamma) m. Two drive strengths: a weak one
 # (rho = 2e-4), under which field and anisotropy pull the free layer to +z, and a strong one
 # (rho = 1e-2), under which the torque from the accumulation wins and turns it away from +z.
 # Run: `python demos/spin_valve_dynamics.py [OUT]` (default results/sv-dynamics); writes one

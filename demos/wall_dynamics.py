@@ -3,7 +3,7 @@
 # `demos/wall_dynamics.toml`: a 200 nm wire (1D) with a 180-degree wall (u from +z to -z,
 # width sqrt(A/K) = 10 nm) at x = 0, both halves free; a charge current j along x polarises the
 # conduction electrons along u, and where u turns the accumulation m lags behind it and exerts
-# the torque B_sd = -omega0 m/(gamma Ms) on the wall. Three drives: j = 0 (the wall only
+# the torque B_sd = +omega0 m/(gamma Ms) on the wall. Three drives: j = 0 (the wall only
 # relaxes), +1e12 and -1e12 A/m^2. The wall's position is read from the wire's mean u_z:
 # u_z = -tanh((x - X)/delta) averages to 2X/L over the wire (both halves have length L/2).
 # Run: `python demos/wall_dynamics.py [OUT]` (default results/wall-dynamics); writes one result

@@ -54,7 +54,7 @@ def test_c2_transverse_complex_decay(degree, h, tol):
     """a0 = beta = 100: psi oscillates with wavelength 6.3 nm and decays over 100 nm."""
     mat = Material.paper()
     k = mat.transverse_k
-    assert abs(k - (1 + 100j) / 100.0) < 1e-12  # MODEL.md: k = (1 + i a0)/l_sf exactly
+    assert abs(k - (1 - 100j) / 100.0) < 1e-12  # MODEL.md: k = (1 - i a0)/l_sf exactly
     p = solve_uniform(h, degree, [1, 0, 0], [0, 1, 0], mat)  # psi0 = 1, psiL = i
     x, m = nodal_values(p)
     psi = c2_exact(x, k, 1.0, 1j)

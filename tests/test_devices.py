@@ -46,14 +46,14 @@ Mesh.MeshSizeMax = {h};
 
 def c6_closed_form(x_nm: np.ndarray, mat1: Material = FERRO, mat2: Material = METAL) -> np.ndarray:
     """MODEL.md C6: exponential amplitudes in each region from a 4 x 4 system per component
-    (m_z with D1 and D2; psi = m_x + i m_y with D1/(1 + i a0) and D2)."""
+    (m_z with D1 and D2; psi = m_x + i m_y with D1/(1 - i a0) and D2: the ferromagnetic sd sign)."""
     def k2(mat, transverse):  # 1/nm^2
-        rate = (1 + 1j * mat.a0) * (1 / mat.tau_sf + 1j * mat.omega0) if transverse else 1 / mat.tau_sf
+        rate = (1 - 1j * mat.a0) * (1 / mat.tau_sf - 1j * mat.omega0) if transverse else 1 / mat.tau_sf
         return rate / mat.D * 1e-18
 
     def solve(v0, vL, transverse):
         k1, k2_ = np.sqrt(k2(mat1, transverse)), np.sqrt(k2(mat2, transverse))
-        d1 = mat1.D / (1 + 1j * mat1.a0) if transverse else mat1.D
+        d1 = mat1.D / (1 - 1j * mat1.a0) if transverse else mat1.D
         d2 = mat2.D
         a, L = A_NM, L_NM
         e = np.exp
@@ -181,7 +181,8 @@ def test_field_alone_is_c3_with_omega_minus_gamma_b():
 
 
 def test_field_along_the_magnetization_adds_to_precession_and_tensor():
-    """C2 with omega = omega0 - gamma B and alpha = (a0/omega0)(omega0 - gamma B)."""
+    """C2 with omega = -(omega0 + gamma B) and alpha = -(a0/omega0)(omega0 + gamma B) along z: a
+    field along u adds to the exchange's precession (both turn the electrons the same way)."""
     from fem_spin.geometry.mesh import SlabGeometry, build_slab
 
     mat = Material(D=1e-3, tau_sf=1e-11, a0=10.0, omega0=1e12)
@@ -194,14 +195,14 @@ def test_field_along_the_magnetization_adds_to_precession_and_tensor():
                                "right_end": np.array([psiL.real, psiL.imag, 0.0])}, degree=2)
     p.solve()
     x, m = nodal_values(p)
-    w = mat.omega0 - GAMMA * B
+    w = mat.omega0 + GAMMA * B
     a = mat.a0 / mat.omega0 * w
-    k = np.sqrt((1 + 1j * a) * (1 / mat.tau_sf + 1j * w) / mat.D * 1e-18)
+    k = np.sqrt((1 - 1j * a) * (1 / mat.tau_sf - 1j * w) / mat.D * 1e-18)
     s = x + L / 2
     psi = (psi0 * np.sinh(k * (L - s)) + psiL * np.sinh(k * s)) / np.sinh(k * L)
     assert np.max(np.abs(m[:, 0] + 1j * m[:, 1] - psi)) < 1e-3 * np.max(np.abs(psi))
     # without the field's part of the tensor the answer differs far beyond that
-    k_wrong = np.sqrt((1 + 1j * mat.a0) * (1 / mat.tau_sf + 1j * w) / mat.D * 1e-18)
+    k_wrong = np.sqrt((1 - 1j * mat.a0) * (1 / mat.tau_sf - 1j * w) / mat.D * 1e-18)
     wrong = (psi0 * np.sinh(k_wrong * (L - s)) + psiL * np.sinh(k_wrong * s)) / np.sinh(k_wrong * L)
     assert np.max(np.abs(wrong - psi)) > 0.05 * np.max(np.abs(psi))
 

@@ -31,14 +31,15 @@ def exact(x):
 
 
 def source(m_ex, M):
-    """f = -div(Dt grad m) + m + beta M x m in scaled units, written out from MODEL.md.
+    """f = -div(Dt grad m) + m + omega x m in scaled units, written out from MODEL.md: alpha =
+    -a0 M and omega = -beta M (the ferromagnetic sd exchange).
 
     Independent of fem_spin.physics.forms on purpose, so a sign error there shows up here.
     """
-    a = MAT.a0 * M
+    a = -MAT.a0 * M
     cross = ufl.as_matrix([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
     Dt = MAT.l_sf_nm**2 * (ufl.Identity(3) - cross + ufl.outer(a, a)) / (1 + ufl.dot(a, a))
-    return -ufl.div(Dt * ufl.grad(m_ex)) + m_ex + MAT.beta * ufl.cross(M, m_ex)
+    return -ufl.div(Dt * ufl.grad(m_ex)) + m_ex - MAT.beta * ufl.cross(M, m_ex)
 
 
 def l2_error(n, degree, quadrature_degree="exact"):
@@ -79,11 +80,12 @@ def test_c4_convergence_order(degree, levels, order):
 def test_c4_with_the_default_quadrature():
     """fem_spin's default integrates the diffusion term at degree 2k - 1 (3 for P2) instead of
     2k + 1. On the rotating wall (w = 0.3 on h = 1/8 .. 1/32) the P2 error is 10% above that of
-    degree 5 everywhere on the coarsest mesh (h > w), 1.3% and 0.6% on the next two: the
-    quadrature error falls faster than the discretisation error, and the order stays 3."""
+    degree 5 on the coarsest mesh (h > w) and within 1% on the next two (with the ferromagnetic
+    sd sign: 2.9%, 0.44%, 0.51%; the old sign gave 10%, 1.3%, 0.6%): once h < w the quadrature's
+    part is below 1% of the discretisation error, and the order stays 3."""
     errors = {q: [l2_error(n, 2, q) for n in (8, 16, 32)] for q in (None, 5)}
     ratios = np.array(errors[None]) / np.array(errors[5]) - 1
     assert ratios[0] < 0.15 and abs(ratios[1]) < 0.02 and abs(ratios[2]) < 0.01, errors
-    assert abs(ratios[2]) < abs(ratios[1]) < abs(ratios[0]), ratios
+    assert max(abs(ratios[1]), abs(ratios[2])) < abs(ratios[0]) / 3, ratios
     rates = np.log2(np.array(errors[None][:-1]) / np.array(errors[None][1:]))
     assert abs(rates[-1] - 3.0) < 0.15, rates

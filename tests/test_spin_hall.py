@@ -91,7 +91,8 @@ def test_reversing_the_current_or_the_angle_reverses_the_accumulation():
 
 def transfer(bounds, layers, x, right="free"):
     """Independent 1D calculation along x (lengths in nm): in each layer m'' = Q m with
-    Q = A (I/tau_sf + omega0 [u]x)/D and A = I + a0 [u]x (a magnet with mu = 1) or I, solved as
+    Q = A (I/tau_sf - omega0 [u]x)/D and A = I - a0 [u]x (a magnet with mu = 1; the signs of the
+    ferromagnetic sd exchange, MODEL.md: omega = -omega0 u, alpha = -a0 u) or I, solved as
     modes V exp(+-kappa x) (kappa^2 the eigenvalues of Q); the flux J = -D A^-1 m' + S with S the
     layer's constant source column S[:, x] [A/s]; J = 0 at the left end, J = 0 (free) or m = 0
     (a reservoir) at the right, m and J continuous at each interface. layers: (Material, u or
@@ -101,8 +102,8 @@ def transfer(bounds, layers, x, right="free"):
     for mat, u, _ in layers:
         ux = np.zeros((3, 3)) if u is None else \
             np.array([[0, -u[2], u[1]], [u[2], 0, -u[0]], [-u[1], u[0], 0]])
-        A = np.eye(3) + (0.0 if u is None else mat.a0) * ux
-        K = np.eye(3) / mat.tau_sf + (0.0 if u is None else mat.omega0) * ux
+        A = np.eye(3) - (0.0 if u is None else mat.a0) * ux
+        K = np.eye(3) / mat.tau_sf - (0.0 if u is None else mat.omega0) * ux
         D = mat.D * 1e18  # nm^2/s
         lam, V = np.linalg.eig(A @ K / D)
         parts.append((np.sqrt(lam.astype(complex)), V.astype(complex), np.linalg.inv(A), mat.D))
@@ -247,14 +248,14 @@ def co_torque_1d(comm_tmp, j=J, theta=THETA, t_pt=4.0, t_co=3.0):
 
 
 def co_torque_transfer(theta=THETA, j=J, t_pt=4.0, t_co=3.0):
-    """The torque omega0 u x m integrated over Co from the transfer calculation, in the frame of
-    `co_torque_1d`."""
+    """The torque -omega0 u x m on the moments (MODEL.md: -gamma u x B_sd, B_sd parallel to m)
+    integrated over Co from the transfer calculation, in the frame of `co_torque_1d`."""
     bounds = [-t_pt, 0.0, t_co]
     layers = [(PT, None, hall_column(theta, [0, j, 0])), (CO, (1.0, 0.0, 0.0), np.zeros(3))]
     xs = np.linspace(0.0, t_co, 6001)
     m = transfer(bounds, layers, xs)
     w = np.full(len(xs), xs[1] - xs[0]) * np.array([1] + [4, 2] * ((len(xs) - 3) // 2) + [4, 1]) / 3
-    return CO.omega0 * np.cross([1.0, 0.0, 0.0], w @ m)
+    return -CO.omega0 * np.cross([1.0, 0.0, 0.0], w @ m)
 
 
 @pytest.mark.mpi
@@ -305,7 +306,8 @@ def test_pt_co_with_the_current_along_x_turns_co_towards_minus_y(comm_tmp):
     The spin Hall current injects moments along p = j x z = -y into the Co (BORIS: moments -y on
     the top of the Pt); absorbed, they turn the Co towards -y: T_y < 0, the damping-like part
     along p - (p.u)u = -y positive, and equal to the 1D transfer calculation (rotated to this
-    frame) within 1% per unit area; the field-like part along u x p = +x."""
+    frame) within 1% per unit area; the field-like part along p x u (its sign is the sd
+    exchange's)."""
     geo = ROOT / "demos" / "pt_co_strip.geo"
     out = comm_tmp / "ptco"
     assert run("run", write_case(comm_tmp, PT_CO.format(geo=geo, j=J, theta=THETA)), "-o", out, "-q") == 0
@@ -432,14 +434,15 @@ paraview = false
 def test_the_llg_turns_the_co_with_the_spin_orbit_torque(comm_tmp):
     """The LLG takes the torque through B_sd as every other one: Pt/Co on the thickness axis
     (u = +x, j_e along +y, p = -z, no damping), 1 ps: <u> starts along T/(Ms t_Co), i.e. towards
-    p at the damping-like rate and along u x p = +y at the field-like one (the transfer values
-    of the Pt/Co test), within 2%."""
+    p at the damping-like rate (its sign independent of the sd exchange's: absorption) and along
+    p x u = -y at the field-like one (its sign that of the ferromagnetic sd exchange: +y with the
+    old, antiferromagnetic one), the transfer values of the Pt/Co test, within 2%."""
     out = comm_tmp / "dyn"
     text = DYNAMIC.format(geo=ROOT / "demos" / "pt_co_stack.geo", j=J)
     assert run("run", write_case(comm_tmp, text), "-o", out, "-q") == 0
     if RANK == 0:
         t = np.genfromtxt(out / "dynamics.csv", delimiter=",", names=True)
         rate = co_torque_transfer() / (3.0 * 1.4e6)  # [1/s]: T per volume over Ms
-        assert t["u_z_Co"][-1] < 0 and t["u_y_Co"][-1] > 0
+        assert t["u_z_Co"][-1] < 0 and t["u_y_Co"][-1] < 0 and rate[1] < 0
         assert t["u_z_Co"][-1] / t["t_s"][-1] == pytest.approx(rate[2], rel=0.02)
         assert t["u_y_Co"][-1] / t["t_s"][-1] == pytest.approx(rate[1], rel=0.02)

@@ -96,7 +96,7 @@ def profile_line(case: Case, domain: Domain) -> tuple[np.ndarray, np.ndarray]:
 
 def region_summaries(problem: SpinProblem) -> dict[str, dict[str, Any]]:
     """Per region (cell group): volume [nm^dim], mean m, mean |m| and the total torque
-    integral of T = omega0 M/M0 x m [1/s * nm^dim]."""
+    integral of T = -omega0 M/M0 x m [1/s * nm^dim]."""
     dom = problem.domain
     if dom.cell_tags is None or not dom.cells:
         return {}
@@ -228,7 +228,7 @@ UNITS = {
          "(dimensionless; the slab's ends hold m = -u_L and +u_R)",
     "M": "magnetization M/M0 = mu u (dimensionless)",
     "abs_m": "|m| (dimensionless)",
-    "T": "torque density omega x m in 1/s (omega0 M/M0 x m): the sd torque on M per unit m",
+    "T": "torque density in 1/s (-omega0 M/M0 x m): the sd torque on M per unit m",
     "J": "spin current J[k, j] = -Dt^{kp} d_j m^p in m/s (per unit m): k the spin component, "
          "j the spatial direction; ParaView's components 0..8 are k*3 + j (xx, xy, xz, yx, ...)",
     "profile.csv": "m along the slab's axis (x_nm, y = z = 0) or the ring's centreline "
@@ -241,11 +241,11 @@ UNITS_SI = {  # with a charge-current drive (MODEL.md, "Charge-current drive")
     **UNITS,
     "m": "spin accumulation in A/m (magnetization of the conduction electrons)",
     "abs_m": "|m| in A/m",
-    "T": "torque density omega0 M/M0 x m in A/(m s): the sd torque on M (dM/dt)",
+    "T": "torque density -omega0 M/M0 x m in A/(m s): the sd torque on M (dM/dt)",
     "J": "spin current J[k, j] = -Dt^{kp} d_j m^p - P (muB/e) mu u^k j_e^j - theta_SH (muB/e) "
          "eps_kjl j_e^l in A/s (magnetization flux): k the spin component, j the spatial "
          "direction; ParaView's components 0..8 are k*3 + j",
-    "B_sd": "equivalent field of the accumulation on M, -omega0 m/(gamma Ms), in T",
+    "B_sd": "equivalent field of the accumulation on M, +omega0 m/(gamma Ms) (parallel to m), in T",
     "V": "electric potential in V",
     "j_e": "charge (conventional) current density in A/m^2; electrons flow the other way",
     "profile.csv": "m in A/m along the line (s_nm from its start)",

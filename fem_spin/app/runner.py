@@ -147,7 +147,7 @@ def run_coupled(case: Case, problem: SpinProblem, folder: Path | None):
 
     llg = llg_of(case, problem)
     coef, dyn = problem.coef, case.dynamics
-    if case.driven:  # m in A/m: B_sd = -omega0 m/(gamma Ms)
+    if case.driven:  # m in A/m: B_sd = +omega0 m/(gamma Ms)
         scale = coef.cellwise({id(r): (1.0 / r.Ms if r.magnetization is not None else 0.0)
                                for _, r in coef.regions})
     else:

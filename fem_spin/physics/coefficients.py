@@ -5,17 +5,20 @@ A device is a set of regions (cell groups), each with its own `Material`, magnet
 72-73). In one time unit t0 and lengths in nm the steady equation reads
 
     -div(K A^-1 grad m) + R (m - m_eq) + omega x m = 0,
-    K = t0 D 1e18 [nm^2],  R = t0/tau_sf,  omega = t0 (omega0 mu u - gamma B),
-    A = I + S [alpha]x,  alpha = a0 mu u - (a0/omega0) gamma B,  S = diag(tau_k/tau_sf) (or I),
+    K = t0 D 1e18 [nm^2],  R = t0/tau_sf,  omega = -t0 (omega0 mu u + gamma B),
+    A = I + S [alpha]x,  alpha = -(a0 mu u + (a0/omega0) gamma B),  S = diag(tau_k/tau_sf) (or I),
 
 which for a single material with t0 = tau_sf is the paper's scaled form (K = l_sf^2, R = 1).
 Multiplying by one t0 everywhere (not by each region's tau_sf) keeps the normal spin current
 D A^-1 grad m continuous across regions. Values that are the same in every region are
 Constants, so a one-material problem compiles the same kernel as before.
 
-MODEL.md, "The rest of the paper's model": electrons and moments precess in the same sense,
-du/dt = -gamma u x B, so the field adds -gamma B to omega and -(a0/omega0) gamma B = -tau gamma B
-to alpha (tau = a0/omega0, which is tau_sf in the paper's preset).
+MODEL.md, "The sign of the sd exchange": the coupling is ferromagnetic, so the conduction
+moments precess about +u the way the local moments precess about a field along +u, and about B
+in the same sense as the moments (du/dt = -gamma u x B): omega = -(omega0 mu u + gamma B) and
+alpha = (a0/omega0) omega (tau = a0/omega0, which is tau_sf in the paper's preset). The sign is
+pinned to physics in tests/test_sign.py (the accumulation turns counter-clockwise about +u; a
+wall moves along the electron flow with xi = +1/(omega0 tau_sf) > 0).
 """
 
 from __future__ import annotations
@@ -158,8 +161,9 @@ class Coefficients:
                                     / r.material.tau_sf) for c, r in regions], (3,))
                   if self._any("tau_components") else None)
         field = any(np.any(r.B) for _, r in regions)
-        self.alpha = self.a0 * self.M
-        self.omega = self.w0 * self.M
+        # ferromagnetic sd exchange: both point along -u (MODEL.md, "The sign of the sd exchange")
+        self.alpha = -self.a0 * self.M
+        self.omega = -self.w0 * self.M
         if field:
             self.alpha_B = _cellwise(mesh, [(c, -r.tau_field * GAMMA * np.asarray(r.B))
                                             for c, r in regions], (3,))
@@ -217,12 +221,13 @@ class Coefficients:
         return ufl.as_matrix([[S[k, j] for j in range(gdim)] for k in range(3)])
 
     def sd_field(self, m) -> ufl.core.expr.Expr | None:
-        """B_sd = -(omega0/(gamma Ms)) m [T] in magnets (m in A/m), 0 elsewhere; None unless
-        every magnet has Ms (MODEL.md, Eq. 79 in SI form)."""
+        """B_sd = +(omega0/(gamma Ms)) m [T] in magnets (m in A/m), 0 elsewhere; None unless
+        every magnet has Ms (MODEL.md, Eq. 79 in SI form: parallel to m, a ferromagnetic sd
+        coupling)."""
         magnets = [r for _, r in self.regions if r.magnetization is not None]
         if not magnets or any(r.Ms is None for r in magnets):
             return None
-        c = self.cellwise({id(r): (-r.material.omega0 / (GAMMA * r.Ms) if r.magnetization is not None
+        c = self.cellwise({id(r): (r.material.omega0 / (GAMMA * r.Ms) if r.magnetization is not None
                                    else 0.0) for _, r in self.regions})
         return c * m
 
@@ -264,8 +269,9 @@ class Coefficients:
         return self.R * u if self.R.ufl_shape == () else ufl.elem_mult(self.R, u)
 
     def torque(self, m) -> ufl.core.expr.Expr:
-        """T = omega0 M/M0 x m [1/s]: the sd torque on M (Eq. 79); the field's part is not one."""
-        return self.omega0 * ufl.cross(self.M, m)
+        """T = -omega0 M/M0 x m [1/s]: the sd torque on M (Eq. 79: -gamma u x B_sd per unit rho),
+        equal and opposite to the electrons' +omega0 u x m; the field's part is not one."""
+        return -self.omega0 * ufl.cross(self.M, m)
 
 
 def cross_matrix(a) -> ufl.core.expr.Expr:

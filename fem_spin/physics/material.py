@@ -3,9 +3,10 @@
 The solver works in nm and in units of tau_sf: multiplying the steady equation
 by tau_sf gives
 
-    -div(l_sf^2 A^-1 grad m) + (m - m_eq) + beta mu u x m = 0,
+    -div(l_sf^2 A^-1 grad m) + (m - m_eq) - beta mu u x m = 0,
 
-with l_sf = sqrt(D tau_sf) in nm, A = I + [a0 mu u]x and beta = omega0 tau_sf.
+with l_sf = sqrt(D tau_sf) in nm, A = I - [a0 mu u]x and beta = omega0 tau_sf (the signs of a
+ferromagnetic sd exchange, MODEL.md).
 SI lengths would make the matrix badly scaled (entries ~1e-14 next to 1).
 """
 
@@ -65,10 +66,11 @@ class Material:
 
     @property
     def transverse_k(self) -> complex:
-        """Complex decay constant k [1/nm] of the transverse components (MODEL.md C2)."""
+        """Complex decay constant k [1/nm] of psi = m_x + i m_y for u = z (MODEL.md C2:
+        k^2 = (1 - i a0)(1 - i beta)/l_sf^2 with the ferromagnetic sd exchange)."""
         import cmath
 
-        return cmath.sqrt((1 + 1j * self.a0) * (1 + 1j * self.beta)) / self.l_sf_nm
+        return cmath.sqrt((1 - 1j * self.a0) * (1 - 1j * self.beta)) / self.l_sf_nm
 
     @property
     def shortest_length_nm(self) -> float:

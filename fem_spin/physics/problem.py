@@ -158,7 +158,7 @@ class SpinProblem:
         return self.m
 
     def torque(self) -> ufl.core.expr.Expr:
-        """T = omega0 M/M0 x m [1/s] (the LL-equation torque on M, Eq. 79)."""
+        """T = -omega0 M/M0 x m [1/s] (the LL-equation torque on M, Eq. 79)."""
         return self.coef.torque(self.m)
 
     def spin_current(self) -> ufl.core.expr.Expr:

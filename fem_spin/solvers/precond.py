@@ -59,7 +59,7 @@ class ShiftedLaplacian:
     def _nodal_tensor(V, M, a0: float, bcs) -> PETSc.Mat:
         imap = V.dofmap.index_map
         n, r0 = imap.size_local, imap.local_range[0]
-        alpha = a0 * M.x.array.reshape(-1, 3)[:n]
+        alpha = -a0 * M.x.array.reshape(-1, 3)[:n]  # alpha = -a0 mu u (the sd exchange's sign)
         blocks = np.zeros((n, 3, 3))
         blocks[:] = np.eye(3)
         blocks[:, 0, 1], blocks[:, 0, 2] = -alpha[:, 2], alpha[:, 1]
