@@ -49,10 +49,9 @@ def test_c7_macrospin_precession_and_damping_order_one():
 
 
 def test_second_order_step_has_order_two_on_the_macrospin():
-    """[dynamics] order = 2 (Alouges-Kritsikis-Toussaint): the error of the macrospin in 1 T
-    (alpha 0.1, 50 ps, 2.6 turns) falls 4x per halving of dt, against 2x for order 1; and it is
-    over 30x smaller at the same dt. The damping's k lambda/2 term is what makes it second order:
-    here lambda = gamma u.B is 1.76e11 cos(theta) /s, so without it the error falls only 2x."""
+    """[dynamics] order = 2 (the implicit midpoint rule): the error of the macrospin
+    in 1 T (alpha 0.1, 50 ps, 2.6 turns) falls 4x per halving of dt, against 2x for order 1; and
+    it is over 30x smaller at the same dt."""
     errs = [macrospin_error(n, order=2)[0] for n in (100, 200, 400)]
     orders = np.log2([errs[0] / errs[1], errs[1] / errs[2]])
     assert np.all(np.abs(orders - 2.0) < 0.15), (orders, errs)
@@ -213,7 +212,8 @@ def test_adaptive_steps_meet_the_tolerance_and_log_rejections(caplog):
     then settle where the step-doubling estimate meets the tolerance, and the error against the
     closed form at t_end is of the order of the accumulated tolerance; a 10x tighter tolerance
     takes ~sqrt(10)x more steps (local error ~ dt^2 for a first-order scheme) and the error,
-    steps x tolerance, falls by ~sqrt(10) too."""
+    steps x tolerance, falls by ~sqrt(10) too. (order 1's step doubling; the midpoint's embedded
+    estimate is tests/test_time_scheme.py's.)"""
     import logging
 
     from fem_spin.physics.dynamics import adaptive_step
@@ -221,7 +221,7 @@ def test_adaptive_steps_meet_the_tolerance_and_log_rejections(caplog):
     def run_adaptive(tol, t_end=5e-11, th0=1.0, a=0.1):
         dom = uniform_1d_slab(2.0, 1.0, MPI.COMM_SELF)
         llg = LLG(dom.mesh, [(None, MagnetParams(Ms=8e5, alpha_G=a), uniform([np.sin(th0), 0, np.cos(th0)]))],
-                  B=(0.0, 0.0, 1.0))
+                  B=(0.0, 0.0, 1.0), order=1)
         t, dt, steps, rejected = 0.0, t_end / 2, 0, 0
         while t < t_end * (1 - 1e-12):
             h, err, dt, rej = adaptive_step(llg, min(dt, t_end - t), tol)

@@ -227,7 +227,8 @@ def llg_of(case: Case, problem: SpinProblem):
 
     def params(spec: MaterialSection | RegionSection, dynamic: bool = True) -> MagnetParams:
         return MagnetParams(Ms=spec.Ms_A_per_m, A_ex=spec.A_ex_J_per_m or 0.0, K_u=spec.K_u_J_per_m3 or 0.0,
-                            K_axis=tuple(spec.K_axis), alpha_G=spec.alpha_G, dynamic=dynamic)
+                            K_axis=tuple(spec.K_axis), K2=spec.K2_J_per_m3 or 0.0, K2_axis=tuple(spec.K2_axis),
+                            alpha_G=spec.alpha_G, dynamic=dynamic)
 
     def direction(source):
         def u0(x):

@@ -177,9 +177,6 @@ def _check_dynamics(case: dict) -> None:
                                                           or round(steps) < 1):
         raise _fail("dynamics", "dt_s", dyn["dt_s"], f"t_end_s = {dyn['t_end_s']!r} must be a whole "
                     "number of steps")
-    if dyn["order"] == 2 and (dyn["tolerance"] is not None or dyn["relax"]):
-        raise _fail("dynamics", "order", 2, "takes fixed steps with precession: leave out "
-                    + ("tolerance" if dyn["tolerance"] is not None else "relax (relaxation is first order)"))
     if dyn["electrons"] == "transient" and dyn["tolerance"] is not None:
         raise _fail("dynamics", "electrons", "transient", "takes fixed steps: leave out tolerance")
     if steps > MAX_STEPS and not dyn["allow_long"]:

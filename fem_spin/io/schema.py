@@ -173,7 +173,7 @@ class MaterialSection:
         doc="conductivity (current.drive = 'solved')",
         check=positive)
     Ms_A_per_m: float | None = key('float', None, unit='A/m',
-        doc='saturation magnetization (the equivalent field B_sd = -omega0 m/(gamma Ms) in tesla; '
+        doc='saturation magnetization (the equivalent field B_sd = +omega0 m/(gamma Ms) in tesla; '
             'needed by [dynamics])',
         check=positive)
     theta_SH: float = key('float', 0.0, unit='-',
@@ -187,6 +187,10 @@ class MaterialSection:
     K_u_J_per_m3: float | None = key('float', None, unit='J/m^3',
         doc='[dynamics]: uniaxial anisotropy along K_axis (default 0)')
     K_axis: Vec3 = key('vec3', (0.0, 0.0, 1.0), doc='[dynamics]: the anisotropy axis e_K', check=non_zero)
+    K2_J_per_m3: float | None = key('float', None, unit='J/m^3',
+        doc='[dynamics]: a second uniaxial term along K2_axis, energy -K2 (u.e2)^2 (negative: a hard axis; '
+            'default 0)')
+    K2_axis: Vec3 = key('vec3', (1.0, 0.0, 0.0), doc='[dynamics]: the second anisotropy axis e2', check=non_zero)
     alpha_G: float | None = key('float', None, unit='-',
         doc='[dynamics]: Gilbert damping',
         check=non_negative)
@@ -258,8 +262,9 @@ class DynamicsSection:
         doc='time step (t_end_s a whole number of them); with tolerance the first step',
         check=positive)
     tolerance: float | None = key('float', None, unit='-',
-        doc='adaptive steps: the largest change of u per step allowed to the step-doubling error '
-            'estimate (e.g. 1e-3); steps grow and shrink (rejected steps are retried and logged)',
+        doc='adaptive steps: the largest local error of u per step (order 2: the midpoint\'s embedded '
+            'estimate; order 1: step doubling); 1e-4 keeps the damping within 1% (docs/micromagnetics.md); '
+            'steps grow and shrink (rejected steps are retried and logged)',
         check=positive)
     electrons: str = key('str', 'quasi-static',
         doc="quasi-static: a steady solve for m per step (tau_sf far below the moments' time scales); "
@@ -271,15 +276,16 @@ class DynamicsSection:
             'again goes on from it (0: only on SIGTERM)',
         check=at_least(0))
     theta: float = key('float', 1.0, unit='-',
-        doc='implicitness of the exchange term, 0.5 .. 1 (1: unconditionally stable)',
+        doc='order 1 only: implicitness of the exchange term, 0.5 .. 1 (1: unconditionally stable; '
+            'order 2 takes the midpoint, 1/2)',
         check=in_range(0.5, 1))
     output_every: int = key('int', 10,
         doc='write the time series (u_t, m_t) every this many steps (dynamics.csv has a row for every '
             'step)',
         check=at_least(1))
     rho: float = key('float', 1.0, unit='-',
-        doc='accumulation scale s0/Ms of the normalised mode: B_sd = -(omega0 rho/gamma) m (with a '
-            'current drive m is in A/m and B_sd = -omega0 m/(gamma Ms))',
+        doc='accumulation scale s0/Ms of the normalised mode: B_sd = +(omega0 rho/gamma) m (with a '
+            'current drive m is in A/m and B_sd = +omega0 m/(gamma Ms))',
         check=non_negative)
     allow_long: bool = key('bool', False,
         doc='run even when t_end_s / dt_s is more than 1e6 steps (a typo in dt_s is refused '
@@ -331,9 +337,11 @@ class DynamicsSection:
         doc='the LLG step\'s tangent-plane system: iterative (GMRES + ILU(0)) or direct (MUMPS LU)',
         choices=('iterative', 'direct'))
     order: int = key('int', 1,
-        doc='order of the time step: 1 (theta scheme) or 2 (second-order tangent-plane scheme of '
-            'Alouges, Kritsikis, Toussaint 2014: theta = 1/2, the explicit fields extrapolated to mid-step; '
-            'fixed steps; relax stages stay first order)',
+        doc='time scheme: 1 (the theta scheme: its explicit fields add dt |omega|/2 of negative damping '
+            'to a precession; relaxation always takes it) or 2 (the implicit midpoint rule in the tangent '
+            'plane: second order, |u| and, at alpha_G = 0, the energy conserved, no numerical damping, the '
+            'demag solved at the midpoint; with a quasi-static B_sd it converges slowly: '
+            'docs/micromagnetics.md)',
         choices=(1, 2))
     stages: tuple = key('stages', (),
         doc='[[dynamics.stages]] tables: a sequence of stages (field, damping, t_end_s, relax), each from '
@@ -431,6 +439,8 @@ class RegionSection:
     A_ex_J_per_m: float | None = inherit(MaterialSection, 'A_ex_J_per_m')
     K_u_J_per_m3: float | None = inherit(MaterialSection, 'K_u_J_per_m3')
     K_axis: Vec3 | None = inherit(MaterialSection, 'K_axis')
+    K2_J_per_m3: float | None = inherit(MaterialSection, 'K2_J_per_m3')
+    K2_axis: Vec3 | None = inherit(MaterialSection, 'K2_axis')
     alpha_G: float | None = inherit(MaterialSection, 'alpha_G')
     tau_components_s: Vec3 | None = inherit(MaterialSection, 'tau_components_s')
     profile: str | None = key('str', None,

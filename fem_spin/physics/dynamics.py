@@ -3,8 +3,8 @@ accumulation, with the electrons following quasi-statically (MODEL.md, "Magnetiz
 
 Every step: M/M0 = mu0 u in the spin problem's coefficients (mu0, the initial |M/M0|, keeps a
 spacer's dip), the steady accumulation m (same matrix structure and solver object; only the
-coefficients change), the sd field B_sd = -(omega0 rho/gamma) m (normalised m; rho = s0/Ms) or
--(omega0/(gamma Ms)) m (m in A/m with a current drive), then one tangent-plane step of u.
+coefficients change), the sd field B_sd = +(omega0 rho/gamma) m (normalised m; rho = s0/Ms) or
++(omega0/(gamma Ms)) m (m in A/m with a current drive), then one step of u.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 from fem_spin._backend import MPI, dolfinx
 from fem_spin.physics.coefficients import GAMMA
 from fem_spin.physics.integrals import RegionMeans
-from fem_spin.physics.llg import LLG
+from fem_spin.physics.llg import LLG, StepNotConverged
 from fem_spin.io.vtu import VTUSeries
 from fem_spin.physics.problem import SpinProblem
 from fem_spin.progress import logger, stage
@@ -39,7 +39,7 @@ class Coupling:
         problem: the spin-accumulation problem (its coefficients' M follows u on the LLG's
             magnet cells).
         llg: the magnetization's integrator.
-        sd_scale: B_sd = -sd_scale * omega0 * m / gamma: rho (normalised m) or 1/Ms (m in A/m),
+        sd_scale: B_sd = +sd_scale * omega0 * m / gamma: rho (normalised m) or 1/Ms (m in A/m),
             a number or a UFL coefficient (per region).
         electron_dt: None: the electrons follow quasi-statically (a steady solve per update);
             a step in s: each update is one backward-Euler step of the transient electron
@@ -66,7 +66,7 @@ class Coupling:
         self._u_dg = dolfinx.fem.Function(M.function_space)
         U = self.llg.U
         scale = self.sd_scale
-        expr = -(scale * self.problem.coef.omega0 / GAMMA) * self.problem.m
+        expr = (scale * self.problem.coef.omega0 / GAMMA) * self.problem.m
         zero = isinstance(scale, (int, float)) and scale == 0  # no drive: B_sd stays 0
         self._bsd = None if zero else dolfinx.fem.Expression(expr, U.element.interpolation_points)
         self._m_old = None
@@ -83,6 +83,9 @@ class Coupling:
                             quadrature_degree=p.form.quadrature_degree, neumann=p.form.neumann,
                             drift=p.form.drift)
             self.solver = p.make_solver(form.bilinear(), form.linear())
+        # transient electrons precess at omega0 between steps: their B_sd is taken as it is, not
+        # extrapolated to mid-step (the midpoint's extrapolation of that oscillation grew)
+        self.llg.extrapolate_sd = self.electron_dt is None
         # Nothing reads m between outputs when no B_sd acts and the electrons carry no state.
         self.couples = self._bsd is not None or self._m_old is not None
         if self.reuse:  # the LLG's cell tags: 1 moving magnets, 2 held ones, 0 the rest
@@ -134,9 +137,13 @@ class Coupling:
             m[:] = m1 + (t - t1) / (t1 - t0) * (m1 - m0)
 
     def _pass_sd_field(self) -> None:
-        """B_sd of the current m to the LLG."""
+        """B_sd of the current m to the LLG, from the moving magnets' cells only (ghosts
+        included): a node shared with a normal metal's cell, whose scale is 0, takes the magnet's
+        value whichever cell writes it last, so the field does not depend on the partition
+        (interpolating on every cell left it 0 at 21 of 90 Co/Pt interface nodes on 1 rank and
+        49 on 2)."""
         if self._bsd is not None:
-            self.llg.B_sd.interpolate(self._bsd)
+            self.llg.B_sd.interpolate(self._bsd, cells0=self.llg.cells_moving)
             self.llg.B_sd.x.scatter_forward()
 
     def prime(self) -> None:
@@ -152,29 +159,42 @@ class Coupling:
 
 
 def adaptive_step(llg: LLG, dt: float, tolerance: float) -> tuple[float, float, float, int]:
-    """One accepted step by step doubling: a step of dt against two of dt/2 (the tangent-plane
-    scheme's local error is O(dt^2) at theta = 1, so their difference estimates it); a step whose
-    estimate (max over the moving nodes of |u_dt - u_dt/2|) exceeds `tolerance` is rejected and
-    retried shorter. u becomes the two-half-step result. Returns (step taken, error estimate,
+    """One accepted step whose local error estimate (max over the moving nodes of |du|) is at
+    most `tolerance`; a step above it is rejected and retried shorter. Order 2: the midpoint
+    step's embedded estimate (LLG.error_estimate: its distance from the velocity extrapolated
+    from the last two steps), no extra solve; the controller's exponent 1/3 (local error
+    O(dt^3)). Order 1: step doubling, a step of dt against two of dt/2 (local error O(dt^2),
+    exponent 1/2), u becoming the two-half-step result. Returns (step taken, error estimate,
     next step, rejected count)."""
     comm = llg.mesh.comm
     u0 = llg.u.x.array.copy()
+    history = llg.history()
     rejected = 0
+    power = 1.0 / 3.0 if llg.order == 2 else 0.5
     while True:
-        llg.step(dt)
-        big = llg.u.x.array.copy()
-        llg.u.x.array[:] = u0
-        llg.step(dt / 2)
-        llg.step(dt / 2)
-        diff = (big - llg.u.x.array).reshape(-1, 3)[llg.moving]
-        err = comm.allreduce(float(np.max(np.linalg.norm(diff, axis=1), initial=0.0)), op=MPI.MAX)
-        factor = 5.0 if err == 0 else min(5.0, max(0.2, 0.9 * np.sqrt(tolerance / err)))
+        if llg.order == 2:
+            try:
+                llg.step(dt)
+                err = llg.error_estimate
+            except StepNotConverged:  # collective: every rank saw the same change
+                err = np.inf
+        else:
+            llg.step(dt)
+            big = llg.u.x.array.copy()
+            llg.u.x.array[:] = u0
+            llg.step(dt / 2)
+            llg.step(dt / 2)
+            diff = (big - llg.u.x.array).reshape(-1, 3)[llg.moving]
+            err = comm.allreduce(float(np.max(np.linalg.norm(diff, axis=1), initial=0.0)), op=MPI.MAX)
+        factor = 5.0 if err == 0 else 0.2 if not np.isfinite(err) else \
+            min(5.0, max(0.2, 0.9 * (tolerance / err) ** power))
         if err <= tolerance:
             return dt, err, dt * factor, rejected
         rejected += 1
         logger.info("  step rejected: dt = %.3g s, error estimate %.2e > tolerance %.2e; retrying "
                     "with dt = %.3g s", dt, err, tolerance, dt * factor)
         llg.u.x.array[:] = u0
+        llg.restore_history(history)
         dt *= factor
         if dt < 1e-21:
             raise RuntimeError(f"adaptive step fell below 1e-21 s (error estimate {err:.3g}): the "
@@ -307,7 +327,9 @@ def write_state(folder: Path, llg: LLG, m, state: dict) -> None:
 
     comm = llg.mesh.comm
     new = folder / "checkpoint.new"
-    write_checkpoint(new, {"u": llg.u, "m": m})
+    arrays, numbers = history_state(llg)
+    state = {**state, "scheme": numbers}
+    write_checkpoint(new, {"u": llg.u, "m": m, **arrays})
 
     def replace() -> None:
         (new / "state.json").write_text(json.dumps(state) + "\n")
@@ -330,8 +352,57 @@ def read_state(folder: Path, llg: LLG, m) -> dict | None:
     path = folder / "checkpoint" / "state.json"
     state = comm.bcast(json.loads(path.read_text()) if comm.rank == 0 and path.is_file() else None, root=0)
     if state is not None:
-        read_checkpoint(folder / "checkpoint", {"u": llg.u, "m": m})
+        numbers = state.get("scheme")
+        arrays = history_functions(llg, numbers) if numbers else {}
+        read_checkpoint(folder / "checkpoint", {"u": llg.u, "m": m, **arrays})
+        if numbers:
+            restore_history_state(llg, arrays, numbers)
     return state
+
+
+def history_state(llg: LLG) -> tuple[dict, dict]:
+    """The LLG's scheme state (LLG.history) as P1 Functions to checkpoint and JSON numbers: a
+    resumed run then takes the steps the uninterrupted one takes (order 2's velocities and
+    extrapolated fields, demag_every's last solves), to round-off."""
+    h = llg.history()
+    arrays, U = {}, llg.U
+
+    def fn(name, x):
+        f = dolfinx.fem.Function(U)
+        f.x.array[:] = x
+        arrays[name] = f
+
+    for i, (_, v) in enumerate(h["v_hist"]):
+        fn(f"scheme_v{i}", v)
+    for i, x in enumerate(h["prev"] or []):
+        fn(f"scheme_prev{i}", x)
+    for i, (_, _, r) in enumerate(h["solves"]):
+        fn(f"scheme_solve{i}", r)
+    numbers = {"prev_k": h["prev_k"], "v_k": [k for k, _ in h["v_hist"]],
+               "prev": h["prev"] is not None,
+               "solves": [[n, t] for n, t, _ in h["solves"]], "steps": h["steps"], "clock": h["clock"],
+               "demag_solved": llg.demag_solved}
+    return arrays, numbers
+
+
+def history_functions(llg: LLG, numbers: dict) -> dict:
+    """Empty Functions for the arrays a checkpoint's `scheme` numbers name."""
+    names = ([f"scheme_v{i}" for i in range(len(numbers["v_k"]))]
+             + ([f"scheme_prev{i}" for i in range(3)] if numbers["prev"] else [])
+             + [f"scheme_solve{i}" for i in range(len(numbers["solves"]))])
+    return {n: dolfinx.fem.Function(llg.U) for n in names}
+
+
+def restore_history_state(llg: LLG, arrays: dict, numbers: dict) -> None:
+    if numbers["prev"] and llg._prev is None:
+        llg._prev = tuple(dolfinx.fem.Function(llg.U) for _ in range(3))
+    llg.restore_history({
+        "prev_k": numbers["prev_k"],
+        "v_hist": [(k, arrays[f"scheme_v{i}"].x.array) for i, k in enumerate(numbers["v_k"])],
+        "prev": [arrays[f"scheme_prev{i}"].x.array for i in range(3)] if numbers["prev"] else None,
+        "solves": [(n, t, arrays[f"scheme_solve{i}"].x.array) for i, (n, t) in enumerate(numbers["solves"])],
+        "steps": numbers["steps"], "clock": numbers["clock"]})
+    llg.demag_solved = numbers.get("demag_solved", True)
 
 
 @dataclass(frozen=True)
