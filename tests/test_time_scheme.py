@@ -58,25 +58,7 @@ def test_midpoint_keeps_the_cone_at_zero_damping():
     llg.destroy()
 
 
-def test_midpoint_is_second_order_on_the_macrospin():
-    """1 T, alpha 0.1, 50 ps from 1 rad (2.6 turns): the error falls 4x per halving of dt."""
-    def error(n):
-        dom = uniform_1d_slab(2.0, 1.0, MPI.COMM_SELF)
-        th0, a, B, t_end = 1.0, 0.1, 1.0, 5e-11
-        d = np.array([np.sin(th0), 0, np.cos(th0)])
-        llg = LLG(dom.mesh, [(None, MagnetParams(Ms=8e5, alpha_G=a), lambda x: np.tile(d[:, None], (1, x.shape[1])))],
-                  B=(0.0, 0.0, B), order=2)
-        for _ in range(n):
-            llg.step(t_end / n)
-        th = 2 * np.arctan(np.tan(th0 / 2) * np.exp(-a * GAMMA * B * t_end / (1 + a * a)))
-        ph = GAMMA * B * t_end / (1 + a * a)  # counter-clockwise about +B
-        exact = np.array([np.sin(th) * np.cos(ph), np.sin(th) * np.sin(ph), np.cos(th)])
-        err = np.max(np.linalg.norm(llg.u.x.array.reshape(-1, 3) - exact, axis=1))
-        llg.destroy()
-        return err
-    errs = [error(n) for n in (100, 200, 400)]
-    orders = np.log2([errs[0] / errs[1], errs[1] / errs[2]])
-    assert np.all(np.abs(orders - 2.0) < 0.1), (orders, errs)
+# The midpoint's order 2 on the 1 T macrospin: tests/test_dynamics.py::test_second_order_step_has_order_two_on_the_macrospin.
 
 
 @pytest.mark.mpi
