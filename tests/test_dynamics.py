@@ -273,19 +273,21 @@ def test_a_resumed_table_with_a_new_column_keeps_its_columns(tmp_path):
 
 
 @pytest.mark.mpi
-def test_stopped_dynamic_run_goes_on_from_its_checkpoint(comm_tmp, capfd):
+@pytest.mark.parametrize("order", [1, 2])
+def test_stopped_dynamic_run_goes_on_from_its_checkpoint(comm_tmp, capfd, order):
     """A run stopped (as by SIGTERM) after 37 steps keeps its folder with a checkpoint and exits
     143; the same command goes on from it and ends where an uninterrupted run ends (1e-7: the
-    restart has no kept preconditioner nor extrapolation history, and the electron solves stop
-    at 1e-8 of the right side; measured 8e-9), with
-    the whole time series and table; adaptive steps on both."""
+    restart has no kept preconditioner nor the electrons' extrapolation history, and the
+    electron solves stop at 1e-8 of the right side; measured 8e-9), with the whole time series
+    and table; adaptive steps on both. Order 2's steps read the last two velocities and fields
+    (its predictor and error estimate): the checkpoint holds them, else the resumed steps differ."""
     from pathlib import Path
 
     import fem_spin.physics.dynamics as dynamics
 
     geo = Path(__file__).resolve().parents[1] / "meshes" / "slab.geo"
     text = DYN_CASE.format(geo=geo, rho=0.01).replace("output_every = 50", "output_every = 10\n"
-                                                       "tolerance = 1e-3\ncheckpoint_every = 20")
+                                                       f"tolerance = 1e-3\ncheckpoint_every = 20\norder = {order}")
     case = write_case(comm_tmp, text)
     assert run("run", case, "-o", comm_tmp / "whole", "-q") == 0
     real = dynamics.run_dynamics

@@ -17,8 +17,8 @@ MODEL.md, "The sign of the sd exchange": the coupling is ferromagnetic, so the c
 moments precess about +u the way the local moments precess about a field along +u, and about B
 in the same sense as the moments (du/dt = -gamma u x B): omega = -(omega0 mu u + gamma B) and
 alpha = (a0/omega0) omega (tau = a0/omega0, which is tau_sf in the paper's preset). The sign is
-pinned to physics in tests/test_sign.py (the accumulation turns counter-clockwise about +u; a
-wall moves along the electron flow with xi = +1/(omega0 tau_sf) > 0).
+pinned to physics: the accumulation turns counter-clockwise about +u (tests/test_transient.py),
+a wall moves along the electron flow with xi = +1/(omega0 tau_sf) > 0 (tests/test_spin_transfer.py).
 """
 
 from __future__ import annotations

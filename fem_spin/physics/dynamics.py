@@ -379,30 +379,28 @@ def history_state(llg: LLG) -> tuple[dict, dict]:
     for i, (_, _, r) in enumerate(h["solves"]):
         fn(f"scheme_solve{i}", r)
     numbers = {"prev_k": h["prev_k"], "v_k": [k for k, _ in h["v_hist"]],
-               "prev": h["prev"] is not None,
+               "prev": len(h["prev"] or []),
                "solves": [[n, t] for n, t, _ in h["solves"]], "steps": h["steps"], "clock": h["clock"],
-               "demag_solved": llg.demag_solved}
+               "demag_solved": h["demag_solved"]}
     return arrays, numbers
 
 
 def history_functions(llg: LLG, numbers: dict) -> dict:
     """Empty Functions for the arrays a checkpoint's `scheme` numbers name."""
     names = ([f"scheme_v{i}" for i in range(len(numbers["v_k"]))]
-             + ([f"scheme_prev{i}" for i in range(3)] if numbers["prev"] else [])
+             + [f"scheme_prev{i}" for i in range(numbers["prev"])]
              + [f"scheme_solve{i}" for i in range(len(numbers["solves"]))])
     return {n: dolfinx.fem.Function(llg.U) for n in names}
 
 
 def restore_history_state(llg: LLG, arrays: dict, numbers: dict) -> None:
-    if numbers["prev"] and llg._prev is None:
-        llg._prev = tuple(dolfinx.fem.Function(llg.U) for _ in range(3))
+    """The inverse of `history_state`."""
     llg.restore_history({
         "prev_k": numbers["prev_k"],
         "v_hist": [(k, arrays[f"scheme_v{i}"].x.array) for i, k in enumerate(numbers["v_k"])],
-        "prev": [arrays[f"scheme_prev{i}"].x.array for i in range(3)] if numbers["prev"] else None,
+        "prev": [arrays[f"scheme_prev{i}"].x.array for i in range(numbers["prev"])] or None,
         "solves": [(n, t, arrays[f"scheme_solve{i}"].x.array) for i, (n, t) in enumerate(numbers["solves"])],
-        "steps": numbers["steps"], "clock": numbers["clock"]})
-    llg.demag_solved = numbers.get("demag_solved", True)
+        "steps": numbers["steps"], "clock": numbers["clock"], "demag_solved": numbers["demag_solved"]})
 
 
 @dataclass(frozen=True)

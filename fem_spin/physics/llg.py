@@ -16,8 +16,9 @@ for every phi in that tangent space, then u^{n+1} = u^n + k v.
 
 - order = 2, the implicit midpoint rule (d'Aquino, Serpico & Miano, J. Comput.
   Phys. 209, 730 (2005); Bartels & Prohl 2006): a = (u^n + u^{n+1})/2 = u^n + k v/2 and theta =
-  1/2, so that the exchange and anisotropy act at the midpoint, and the other fields (B_sd,
-  demag) are extrapolated to t_n + k/2 from this step and the last. Because v is tangent to the
+  1/2, so that the exchange and anisotropy act at the midpoint, the demag is solved at a (with
+  demag_every = 1) and B_sd is extrapolated to t_n + k/2 from this step and the last. Because v
+  is tangent to the
   midpoint, |u^{n+1}| = |u^n| at every node, and testing with phi = v gives the discrete energy
   law E^{n+1} - E^n = -k alpha_G gamma^-1 ||v||^2 (Ms-weighted): no damping of its own, the energy
   conserved at alpha_G = 0 (to round-off with exchange, anisotropy and static fields; to second
@@ -53,11 +54,11 @@ NM2_PER_M2 = 1e18
 # at every node (a few iterations a step; tests/test_time_scheme.py measures what it leaves).
 MIDPOINT_TOL = 1e-10
 MIDPOINT_MAX_IT = 30
+MIDPOINT_NOISE = 1e-5  # a stalled iteration below this is converged to its fields' accuracy
+
+
 class StepNotConverged(RuntimeError):
     """The midpoint's fixed point did not converge (an adaptive step takes it as a rejection)."""
-
-
-MIDPOINT_NOISE = 1e-5  # a stalled iteration below this is converged to its fields' accuracy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,7 +208,7 @@ class LLG:
         self.midpoint_tol = float(midpoint_tol)
         self.midpoint_iterations = 0  # of the last step
         self.error_estimate = 0.0  # the last order-2 step's embedded estimate (max nodal |du|)
-        self._prev = None  # (B_sd, B_demag, u) Functions of the last step, and its k
+        self._prev = None  # (B_sd, B_demag) Functions of the last step, and its k
         self._prev_k = None
         self._v_hist: list = []  # (k, velocity array) of the last two steps, newest last
         self._compiled: dict = {}
@@ -265,23 +266,15 @@ class LLG:
         field = self.field(un)
         a_vec, skew_scale = un, 1.0
         if order == 2:
-            if self._prev is None:
-                self._prev = tuple(dolfinx.fem.Function(self.U) for _ in range(3))
-            sd0, d0, u0 = self._prev
-            w = self._w
+            self._history_fields()
+            sd0, d0 = self._prev
             theta, a_vec = 0.5, self.mid
             # nodal |a|^2 >= 1 - k^2 |v|^2/4 > 0 at the vertices of moving cells (the only ones
             # dxv(1) visits); the floor only guards a magnet node that has no direction
             skew_scale = 1.0 / ufl.max_value(ufl.dot(a_vec, a_vec), 1e-30)
-            # the anisotropy at the midpoint u^n + k v/2: its k v/2 part in the matrix (linear,
+            # the anisotropy at the midpoint u^n + k v/2: its k v/2 part is in the matrix (linear,
             # like the exchange's), so the fixed point iterates only the tangent plane
-            # B_sd: its part along u (the collinear accumulation, often the largest) follows u to
-            # the midpoint a; only the transverse part is extrapolated. Taken at u^n, a field of
-            # size c along u^n has a tangential part c k |v|/2 at a: in a coupled spin valve
-            # that error made order 2 converge like order 1 with a large constant.
-            par, par0 = ufl.dot(self.B_sd, un), ufl.dot(sd0, u0)
-            perp, perp0 = self.B_sd - par * un, sd0 - par0 * u0
-            field = self.anisotropy_field(un) + self.B + par * a_vec + perp + self._ws * (perp - perp0)
+            field = self.anisotropy_field(un) + self.B + self.B_sd + self._ws * (self.B_sd - sd0)
             if self.B_demag is not None:
                 field = field + self.B_demag + self._wd * (self.B_demag - d0)
             if self.B_static is not None:
@@ -440,7 +433,7 @@ class LLG:
         """One step of length dt [s] (order 1: the velocity, then renormalise; order 2: the
         midpoint rule, `_midpoint`)."""
         self.k.value = dt
-        implicit = self.order == 2 and self.demag_implicit and self.precession
+        implicit = self.order == 2 and self.demag_implicit  # order 2 always precesses
         if not implicit:
             self.update_demag()
         if self.order == 2:
@@ -449,7 +442,7 @@ class LLG:
             self._ws.value = self._w.value if self.extrapolate_sd else 0.0
             self._midpoint(dt, implicit)
             # this step's extrapolated fields are the next one's history
-            for old, new in zip(self._prev, (self.B_sd, self.B_demag, self.u)):
+            for old, new in zip(self._prev, (self.B_sd, self.B_demag)):
                 if new is not None:
                     old.x.array[:] = new.x.array
             self._prev_k = dt
@@ -483,7 +476,7 @@ class LLG:
         x_n = self.u.x.array
         pred = self.predicted_velocity(dt)
         self.velocity.x.array[:] = 0.0 if pred is None else pred
-        first, last_change = None, np.inf
+        ref, last_change = pred, np.inf  # what the estimate compares with
         for it in range(1, MIDPOINT_MAX_IT + 1):
             self.mid.x.array[:] = x_n + 0.5 * dt * self.velocity.x.array
             if implicit_demag:  # B_d of the midpoint (linear in u: the mean of B_d(u^n), B_d(u^n+1))
@@ -491,8 +484,8 @@ class LLG:
                 self._demag_of = None
             before = self.velocity.x.array.copy()
             self._solve_velocity(dt, about=self.mid)
-            if first is None:
-                first = self.velocity.x.array.copy()
+            if ref is None:  # no step before: the first iterate's velocity (at a = u^n)
+                ref = self.velocity.x.array.copy()
             moved = (dt * (self.velocity.x.array - before)).reshape(-1, 3)[mov]
             change = comm.allreduce(float(np.max(np.linalg.norm(moved, axis=1), initial=0.0)), op=MPI.MAX)
             if change <= self.midpoint_tol:
@@ -508,7 +501,6 @@ class LLG:
                                "shorter dt_s")
         self.midpoint_iterations = it
         two = len(self._v_hist) == 2
-        ref = pred if pred is not None else first
         diff = (dt * (self.velocity.x.array - ref)).reshape(-1, 3)[mov]
         self.error_estimate = (1.0 / 12.0 if two else 0.5) * comm.allreduce(
             float(np.max(np.linalg.norm(diff, axis=1), initial=0.0)), op=MPI.MAX)
@@ -519,15 +511,22 @@ class LLG:
         return {"prev_k": self._prev_k, "v_hist": [(k, v.copy()) for k, v in self._v_hist],
                 "prev": [f.x.array.copy() for f in self._prev] if self._prev is not None else None,
                 "solves": [(n, t, r.copy()) for n, t, r in self._solves],
-                "steps": self.steps, "clock": self._clock}
+                "steps": self.steps, "clock": self._clock, "demag_solved": self.demag_solved}
 
     def restore_history(self, h: dict) -> None:
         self._prev_k, self._v_hist = h["prev_k"], [(k, v.copy()) for k, v in h["v_hist"]]
-        if h["prev"] is not None and self._prev is not None:
-            for f, x in zip(self._prev, h["prev"]):
+        if h["prev"] is not None:
+            for f, x in zip(self._history_fields(), h["prev"]):
                 f.x.array[:] = x
         self._solves = [(n, t, r.copy()) for n, t, r in h["solves"]]
         self.steps, self._clock = h["steps"], h["clock"]
+        self.demag_solved = h.get("demag_solved", True)
+
+    def _history_fields(self) -> tuple:
+        """(B_sd, B_demag) of the last step: the extrapolation's history (made once)."""
+        if self._prev is None:
+            self._prev = tuple(dolfinx.fem.Function(self.U) for _ in range(2))
+        return self._prev
 
     def _solve_velocity(self, dt: float, about=None) -> None:
         """self.velocity <- the tangent-plane system's solution at `about` (u^n by default)."""
