@@ -127,27 +127,34 @@ png = false
 """
 
 
-def dyn_case(rho=0.01, order=1):
+def dyn_case(rho=0.01, order=1, electron_rtol=None):
     from pathlib import Path
 
     geo = Path(__file__).resolve().parents[1] / "meshes" / "slab.geo"
     import tomllib
 
-    return resolve_case(tomllib.loads(DYN_CASE.format(geo=geo, rho=rho).replace(
-        "output_every = 50", f"output_every = 50\norder = {order}")))
+    text = DYN_CASE.format(geo=geo, rho=rho).replace("output_every = 50", f"output_every = 50\norder = {order}")
+    if electron_rtol is not None:
+        text += f"[solver]\npetsc_options = {{ ksp_rtol = {electron_rtol} }}\n"
+    return resolve_case(tomllib.loads(text))
 
 
 @pytest.mark.mpi
 @pytest.mark.parametrize("order", [1, 2])
 def test_coupled_spin_valve_same_trajectory_on_1_and_2_ranks(order):
     """100 steps of the coupled system (LLG + quasi-static accumulation): the free layer's
-    average direction agrees on COMM_WORLD and COMM_SELF to 1e-8, and the accumulation moves it
+    average direction agrees on COMM_WORLD and COMM_SELF to 1e-9, and the accumulation moves it
     (a drive of rho = 0 leaves a different trajectory). Order 2: the midpoint's iteration and
-    its fields (B_sd from the magnet's cells) are the same on any partition too."""
-    world = run_case(dyn_case(order=order), None, comm=MPI.COMM_WORLD).summary["dynamics"]["final"]
-    alone = run_case(dyn_case(order=order), None, comm=MPI.COMM_SELF).summary["dynamics"]["final"]
+    its fields (B_sd from the magnet's cells) are the same on any partition too.
+    The electrons' Krylov solves are taken to 1e-11 here: at the dynamics' default 1e-8 their
+    partition-dependent residual alone moves the result by 1e-9 (order 1) and 4e-7 (order 2,
+    whose weakly damped exchange modes at 1 ps keep it; with 1e-11 both agree to 3e-12)."""
+    world = run_case(dyn_case(order=order, electron_rtol=1e-11), None,
+                     comm=MPI.COMM_WORLD).summary["dynamics"]["final"]
+    alone = run_case(dyn_case(order=order, electron_rtol=1e-11), None,
+                     comm=MPI.COMM_SELF).summary["dynamics"]["final"]
     for c in "xyz":
-        assert world[f"u_{c}_layer_right"] == pytest.approx(alone[f"u_{c}_layer_right"], abs=1e-8)
+        assert world[f"u_{c}_layer_right"] == pytest.approx(alone[f"u_{c}_layer_right"], abs=1e-9)
     undriven = run_case(dyn_case(rho=0.0, order=order), None, comm=MPI.COMM_SELF).summary["dynamics"]["final"]
     assert abs(undriven["u_x_layer_right"] - alone["u_x_layer_right"]) > 1e-2
     assert alone["max_norm_error"] < 1e-12
