@@ -20,7 +20,7 @@ from fem_spin.io.model import as_case
 from test_cli import run, write_case
 
 COMM = MPI.COMM_WORLD
-GEO = Path(__file__).resolve().parent / "data" / "spheroid.geo"
+GEO = Path(__file__).resolve().parents[1] / "meshes" / "spheroid.geo"
 MU0 = 4e-7 * np.pi
 MS = 8e5
 
@@ -384,17 +384,18 @@ def test_command_line_options_reach_each_solver(comm_tmp, capfd, monkeypatch, so
         assert "DIVERGED" in err and "Traceback" not in err, err
 
 
-@pytest.mark.mpi
-def test_transfer_matrix_is_the_nonmatching_interpolation():
-    """device_fields.Transfer's matrix (built once) gives what DOLFINx's interpolate_nonmatching
-    gives, node by node, between two unrelated meshes of a box (one shifted and rotated a little,
-    so no nodes coincide), on the nodes of a part of the target's cells; the others hold 0."""
+def transferred(comm, reference: bool):
+    """(node coordinates, values) of device_fields.Transfer between two unrelated meshes of a
+    box (one shifted and sheared a little, so no nodes coincide) onto the nodes of the target's
+    cells with z < 0.5, gathered on rank 0 in coordinate order; with `reference`, also checked
+    node by node against DOLFINx's interpolate_nonmatching on one rank."""
     import dolfinx
 
     from fem_spin.physics.device_fields import Transfer, owned
+    from fem_spin.physics.groups import group_nodes
 
-    src = dolfinx.mesh.create_box(COMM, [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]], [5, 4, 6])
-    dst = dolfinx.mesh.create_box(COMM, [[0.1, 0.05, 0.1], [0.9, 0.9, 0.95]], [7, 6, 5])
+    src = dolfinx.mesh.create_box(comm, [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]], [5, 4, 6])
+    dst = dolfinx.mesh.create_box(comm, [[0.1, 0.05, 0.1], [0.9, 0.9, 0.95]], [7, 6, 5])
     dst.geometry.x[:, 0] += 0.02 * dst.geometry.x[:, 1]  # a shear: still affine tetrahedra
     V_from = dolfinx.fem.functionspace(src, ("Lagrange", 1, (3,)))
     V_to = dolfinx.fem.functionspace(dst, ("Lagrange", 1, (3,)))
@@ -406,17 +407,35 @@ def test_transfer_matrix_is_the_nonmatching_interpolation():
     assert transfer.T is not None  # the matrix path
     ours = dolfinx.fem.Function(V_to)
     transfer(ours, f)
-    ref = dolfinx.fem.Function(V_to)
-    data = dolfinx.fem.create_interpolation_data(V_to, V_from, cells, padding=1e-6)
-    ref.interpolate_nonmatching(f, cells, data)
-    ref.x.scatter_forward()
-    err = COMM.allreduce(float(np.max(np.abs(ours.x.array - ref.x.array), initial=0.0)), op=MPI.MAX)
-    assert err < 1e-12, err
-    # every node of the chosen cells got a value (P1 reproduces f's own nodes' blend, not 0)
-    n = V_to.dofmap.index_map.size_local
-    inside = np.zeros(n + V_to.dofmap.index_map.num_ghosts, dtype=bool)
-    inside[np.unique(V_to.dofmap.list[cells])] = True
-    vals = ours.x.array.reshape(-1, 3)
-    assert np.all(vals[:n][~inside[:n]] == 0.0)
-    assert COMM.allreduce(int(np.count_nonzero(np.abs(vals[:n][inside[:n]]).sum(axis=1) > 0)), op=MPI.SUM) > 50
     transfer.destroy()
+    n = V_to.dofmap.index_map.size_local
+    vals = ours.x.array.reshape(-1, 3)
+    if reference:
+        ref = dolfinx.fem.Function(V_to)
+        data = dolfinx.fem.create_interpolation_data(V_to, V_from, cells, padding=1e-6)
+        ref.interpolate_nonmatching(f, cells, data)
+        assert np.max(np.abs(ours.x.array - ref.x.array)) < 1e-12
+    # every node of the chosen cells (on any rank) got a value; the others hold 0
+    inside = group_nodes(V_to, cells)[:n]
+    assert np.all(vals[:n][~inside] == 0.0)
+    assert np.all(np.abs(vals[:n][inside]).sum(axis=1) > 0)
+    X = comm.gather(V_to.tabulate_dof_coordinates()[:n], root=0)
+    got = comm.gather(vals[:n].copy(), root=0)
+    if comm.rank != 0:
+        return None
+    X, got = np.vstack(X), np.vstack(got)
+    order = np.lexsort(np.round(X, 9).T)
+    return X[order], got[order]
+
+
+@pytest.mark.mpi
+def test_transfer_matrix_is_the_nonmatching_interpolation_on_any_partition():
+    """Transfer's matrix (built once) gives what DOLFINx's interpolate_nonmatching gives, node
+    by node, on one rank; on 2 ranks the same values at the same nodes, also at an owned node
+    whose chosen cells are all on the other rank (interpolate_nonmatching leaves it 0 there)."""
+    alone = transferred(MPI.COMM_SELF, reference=True)
+    world = transferred(COMM, reference=False)
+    if COMM.rank == 0:
+        assert np.allclose(world[0], alone[0], atol=1e-12)
+        assert np.max(np.abs(world[1] - alone[1])) < 1e-12
+        assert np.count_nonzero(np.abs(alone[1]).sum(axis=1) > 0) > 50

@@ -1,4 +1,5 @@
-// A ferromagnetic spheroid (semi-axes a, a, c along z) for the demagnetizing-field tests.
+// A ferromagnetic spheroid (semi-axes a, a, c along z): the FMR demo (demos/fmr.toml) and the
+// demagnetizing-field tests.
 // Region: magnet. Boundary: surface. Lengths in nm.
 SetFactory("OpenCASCADE");
 DefineConstant[
