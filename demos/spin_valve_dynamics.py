@@ -25,7 +25,7 @@ configure_logging()
 comm = MPI.COMM_WORLD
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "results/sv-dynamics")
 base = load_case(Path(__file__).with_name("spin_valve_dynamics.toml"))
-base["dynamics"].update(t_end_s=1e-9, dt_s=1e-12, output_every=50)
+base["dynamics"].update(t_end_s=1e-9, dt_s=1e-12, output_every=200)
 tables = {}
 for rho in (2e-4, 1e-2):
     case = copy.deepcopy(base)

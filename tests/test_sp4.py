@@ -71,18 +71,18 @@ def averages(dt: float, order: int = 2, comm=COMM) -> np.ndarray:
 
 @pytest.mark.mpi
 def test_short_sp4_run_matches_its_fine_reference():
-    """Second-order steps of 1 ps are within 1.5e-4 of the 1/8 ps reference in every <u>
-    component over 10 ps (measured: 6.0e-5; 1.5e-5 at 1/2 ps, order 2); first-order steps are
-    5.9e-4 off (2.9e-4 at 1/2 ps, order 1). A demag field twice too strong moves <u_z> by 3.9e-3
-    and a reversed field <u_y> by 2e-2 in these 10 ps (the reference's <u_z> reaches -7.0e-3,
-    its <u_y> rises from 0.0995 to 0.106)."""
+    """Second-order steps (the midpoint rule) of 1 ps are within 1e-5 of the 1/8 ps reference in
+    every <u> component over 10 ps (measured: 9.8e-7; 5.6e-7 at 1/2 ps, where the demag's 1e-5
+    CG tolerance in dynamics shows); first-order steps are 5.9e-4 off. A demag field twice too
+    strong moves <u_z> by 3.9e-3 and a reversed field <u_y> by 2e-2 in these 10 ps (the
+    reference's <u_z> reaches -7.0e-3, its <u_y> rises from 0.0995 to 0.106)."""
     ref = json.loads(REFERENCE.read_text())
     want = np.array([ref["t_s"], ref["ux"], ref["uy"], ref["uz"]]).T
     got = averages(1e-12)
     assert got.shape == want.shape
     assert np.allclose(got[:, 0], want[:, 0], rtol=1e-12)
     err = np.abs(got[:, 1:] - want[:, 1:]).max()
-    assert err < 1.5e-4, err
+    assert err < 1e-5, err
     first = averages(1e-12, order=1)
     assert np.abs(first[:, 1:] - want[:, 1:]).max() > 3e-4
 
@@ -126,8 +126,10 @@ def test_film_demag_tensor_and_relaxed_s_state(method):
 def test_the_checked_energy_is_the_one_whose_gradient_the_llg_steps_with(method):
     """The energy check's demag energy (demag_nodal_J, -(1/2) int M.B_d with the steps' nodal
     weights) changes along a tangent perturbation du of an s-like state as -int Ms B_d.du, the
-    work of the field the LLG uses: within 0.3% (measured 0.06% at 6 nm). The twin's E_d, the
-    more accurate number, is off by 2.7% (1.3% at 3 nm): with it SP4's field 2 showed 10 rises
+    work of the field the LLG uses: within 1% (measured 0.59% at 6 nm; 0.06% with the twin Gmsh
+    made before the mean edge was rounded to 10 digits, issue 36: the shell's number depends on
+    its twin's mesh). The twin's E_d, the more accurate number, is off by 2.4% (2.7% on the
+    old twin, 1.3% at 3 nm): with it SP4's field 2 showed 10 rises
     at its start whatever the step or the demag tolerance (docs/micromagnetics.md). FEM-BEM's
     nodal energy is within 0.2% (its operator is not symmetric: the double layer), its own E_d
     within 0.3%."""
@@ -161,7 +163,9 @@ def test_the_checked_energy_is_the_one_whose_gradient_the_llg_steps_with(method)
     finally:
         coupling.destroy()
         llg.destroy()
-    assert abs(slope[0] / work - 1) < 3e-3, (slope, work)
+    assert abs(slope[0] / work - 1) < 1e-2, (slope, work)
+    if method == "shell":
+        assert abs(slope[1] / work - 1) > 1.5e-2, (slope, work)  # the twin's E_d is not it
     assert row["demag_nodal_J"] == pytest.approx(row["demag_J"], rel=0.02)  # the same energy
     assert llg.stepped_total(row) == pytest.approx(row["total_J"] - row["demag_J"] + row["demag_nodal_J"])
 
@@ -170,7 +174,8 @@ def test_the_checked_energy_is_the_one_whose_gradient_the_llg_steps_with(method)
 def test_demag_every_second_step_keeps_the_short_run():
     """[dynamics] demag_every = 2 solves the demag at every other step and extrapolates between
     (the nonlocal part along the parabola through the last three solves): the short run at 1 ps
-    is within 1.5e-4 of the reference as every step's solve is (measured 5.8e-5 against 5.9e-5),
+    is within 1.5e-4 of the reference (measured 6.4e-5; every step's solve 1e-6: the extrapolation
+    costs the midpoint most of its accuracy),
     with 7 solves instead of 11. Holding the last solve instead is 5.9e-4 off in <u_y>. Between
     the solves the energies are NaN (no potential), at the solves and at the end they are not."""
     from fem_spin.physics.dynamics import run_dynamics

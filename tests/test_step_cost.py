@@ -72,8 +72,10 @@ def test_kept_solvers_follow_the_trajectory_of_fresh_ones():
     """200 steps of the demo spin valve: region averages of u and m with the kept solver state
     (and the iterative LLG) within 1e-6 of the per-step fresh assembly, preconditioner, zero
     start and LU; the free layer turns by far more than that. The preconditioner (here a 1D
-    LU, as cheap as a few iterations) is kept on some steps, rebuilt on others, by cost."""
-    case = demo_case()
+    LU, as cheap as a few iterations) is kept on some steps, rebuilt on others, by cost. Order 1:
+    order 2's 1 ps step does not resolve this drive's exchange modes (error estimate 0.28), which
+    carry the solvers' 1e-8 differences to 1.5e-4 (docs/micromagnetics.md)."""
+    case = demo_case(order=1)
     fresh, _, _ = trajectory(case.replace("dynamics", llg_solver="direct"), reuse=False)
     kept, rebuilds, _ = trajectory(case, reuse=True)
     assert len(fresh) == len(kept) == 201

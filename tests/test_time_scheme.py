@@ -102,3 +102,24 @@ def test_adaptive_steps_control_the_damping():
     assert a == pytest.approx(0.01, rel=0.02), (a, steps)
     assert steps < 2000  # longer steps than the fixed 1 ps ones
     llg.destroy()
+
+
+def test_a_fixed_step_whose_fixed_point_fails_is_taken_as_two_halves():
+    """The macrospin's midpoint iteration does not converge at 60 ps (gamma B dt = 2.1; it does
+    at 40 ps): run_dynamics' fixed step then takes two of 30 ps, the same u to round-off as two
+    steps of 30 ps taken directly, and counts one split; a step that fails at every halving
+    still says so."""
+    from fem_spin.physics.dynamics import fixed_step
+    from fem_spin.physics.llg import StepNotConverged
+
+    llg = macrospin(0.01)
+    with pytest.raises(StepNotConverged, match="did not converge"):
+        llg.step(6e-11)
+    split = macrospin(0.01)
+    assert fixed_step(split, 6e-11) == 1 and split.steps == 2
+    halves = macrospin(0.01)
+    halves.step(3e-11)
+    halves.step(3e-11)
+    assert np.abs(split.u.x.array - halves.u.x.array).max() < 1e-14
+    with pytest.raises(StepNotConverged):
+        fixed_step(macrospin(0.01), 1e-9, halvings=1)

@@ -87,7 +87,9 @@ def run_case(case: Case | Mapping, output: Path | None, overwrite: bool = False,
             summary["dynamics"] = {"steps": len(rows) - 1, "final": rows[-1],
                                    "rejected_steps": rows[-1]["rejected_steps"],
                                    "max_norm_error": rows.max_norm_error,
-                                   "energy_rises": rows.energy_rises}
+                                   "energy_rises": rows.energy_rises,
+                                   "max_error_estimate": rows.max_error_estimate,
+                                   "split_steps": rows.split_steps}
             if rows.oersted_peak_T is not None:
                 summary["dynamics"]["oersted_peak_T"] = rows.oersted_peak_T
             if rows.relaxed is not None or case.dynamics.relax:

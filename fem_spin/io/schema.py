@@ -336,12 +336,12 @@ class DynamicsSection:
     llg_solver: str = key('str', 'iterative',
         doc='the LLG step\'s tangent-plane system: iterative (GMRES + ILU(0)) or direct (MUMPS LU)',
         choices=('iterative', 'direct'))
-    order: int = key('int', 1,
-        doc='time scheme: 1 (the theta scheme: its explicit fields add dt |omega|/2 of negative damping '
-            'to a precession; relaxation always takes it) or 2 (the implicit midpoint rule in the tangent '
-            'plane: second order, |u| and, at alpha_G = 0, the energy conserved, no numerical damping, the '
-            'demag solved at the midpoint; with a quasi-static B_sd it converges slowly: '
-            'docs/micromagnetics.md)',
+    order: int = key('int', 2,
+        doc='time scheme: 2 (the implicit midpoint rule in the tangent plane: second order, |u| and, at '
+            'alpha_G = 0, the energy conserved, no numerical damping, the demag solved at the midpoint; '
+            'its local error estimate is in dynamics.csv, and a fixed step above 1e-3 is logged: take '
+            'tolerance) or 1 (the theta scheme: its explicit fields add dt |omega|/2 of negative damping '
+            'to a precession; relaxation always takes it)',
         choices=(1, 2))
     stages: tuple = key('stages', (),
         doc='[[dynamics.stages]] tables: a sequence of stages (field, damping, t_end_s, relax), each from '

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from fem_spin._backend import MPI, PETSc, dolfinx
+from fem_spin.physics.groups import group_nodes
 from fem_spin.progress import logger
 
 MU0 = 4e-7 * np.pi
@@ -52,8 +53,8 @@ class Transfer:
         comm = V_from.mesh.comm
         imap_to, imap_from = V_to.dofmap.index_map, V_from.dofmap.index_map
         bs = V_to.dofmap.index_map_bs
-        nodes = np.unique(V_to.dofmap.list[self.cells])
-        nodes = nodes[nodes < imap_to.size_local]  # each owned target node once
+        # each owned target node once, also one whose group cells are all on other ranks
+        nodes = np.flatnonzero(group_nodes(V_to, self.cells)[: imap_to.size_local]).astype(np.int32)
         points = V_to.tabulate_dof_coordinates()[nodes]
         found = dolfinx.geometry.determine_point_ownership(V_from.mesh, points, padding)
         # Each rank learns which target rows the points it was sent belong to: sent in the
@@ -140,12 +141,14 @@ def largest_norm(f) -> float:
 def halo_pairs(V, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(halo node, inner node) pairs of a P1 space: the halo nodes are those of cells that
     touch the given cells (`cells`, local + ghost) without being in them; each is paired with
-    the inner nodes it shares a cell with."""
+    the inner nodes it shares a cell with, once per such cell. Only owned cells give pairs
+    and `inner` is the group's nodes on every rank (groups.group_nodes), so the pairs are those
+    of the whole mesh whatever its partition."""
     dofs = V.dofmap.list
-    inner = np.zeros(V.dofmap.index_map.size_local + V.dofmap.index_map.num_ghosts, dtype=bool)
-    inner[np.unique(dofs[cells])] = True
+    inner = group_nodes(V, cells)
     mine = np.zeros(len(dofs), dtype=bool)
     mine[cells] = True
+    mine[V.mesh.topology.index_map(V.mesh.topology.dim).size_local:] = True  # ghosts: their owner's
     touching = dofs[~mine & inner[dofs].any(axis=1)]
     halo, near = [], []
     for row in touching:
@@ -153,20 +156,28 @@ def halo_pairs(V, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             for b in row[inner[row]]:
                 halo.append(a)
                 near.append(b)
-    return np.asarray(halo, dtype=np.int64), np.asarray(near, dtype=np.int64)
+    return np.asarray(halo, dtype=np.int32), np.asarray(near, dtype=np.int32)
 
 
 def extend(f, halo: np.ndarray, near: np.ndarray) -> None:
     """f (P1 vector, 0 outside a region) at the region's halo nodes := the mean of the region's
     nodes next to them: a node of the other mesh just outside this one's faceting of a curved
-    face then reads the region's field, not its blend with the outside's zero."""
-    x = f.x.array.reshape(-1, f.function_space.dofmap.index_map_bs)
-    if len(halo):
-        sums = np.zeros((len(x), x.shape[1]))
-        np.add.at(sums, halo, x[near])
-        count = np.bincount(halo, minlength=len(x))
-        sel = count > 0
-        x[sel] = sums[sel] / count[sel, None]
+    face then reads the region's field, not its blend with the outside's zero. The sums and
+    counts of every rank's pairs meet at the halo node's owner (a reverse scatter)."""
+    V = f.function_space
+    imap, bs = V.dofmap.index_map, V.dofmap.index_map_bs
+    sums, count = dolfinx.la.vector(imap, bs), dolfinx.la.vector(imap, 1)
+    sums.array[:] = 0.0
+    count.array[:] = 0.0
+    x = f.x.array.reshape(-1, bs)
+    np.add.at(sums.array.reshape(-1, bs), halo, x[near])
+    np.add.at(count.array, halo, 1.0)
+    for v in (sums, count):
+        v.scatter_reverse(dolfinx.la.InsertMode.add)
+    owned = imap.size_local
+    c = count.array[:owned]
+    sel = c > 0
+    x[:owned][sel] = sums.array[: owned * bs].reshape(-1, bs)[sel] / c[sel, None]
     f.x.scatter_forward()
 
 
@@ -229,8 +240,8 @@ class DeviceDemag:
             raise ValueError(f"demag method must be 'shell' or 'fembem', got {method!r}")
         self.method = method
         F = self.field.U
-        self._to_twin = Transfer(F, U, field_cells, padding)
         cells = np.unique(np.concatenate([np.asarray(c) for c in device_cells.values()]))
+        self._to_twin = Transfer(F, U, field_cells, padding)
         self._to_device = Transfer(U, F, owned(U.mesh, cells), padding)
         self.B = dolfinx.fem.Function(U, name="B_demag")
         self.Ms = dict(Ms)

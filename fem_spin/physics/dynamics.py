@@ -21,6 +21,7 @@ import numpy as np
 
 from fem_spin._backend import MPI, dolfinx
 from fem_spin.physics.coefficients import GAMMA
+from fem_spin.physics.groups import interpolate_on
 from fem_spin.physics.integrals import RegionMeans
 from fem_spin.physics.llg import LLG, StepNotConverged
 from fem_spin.io.vtu import VTUSeries
@@ -29,6 +30,10 @@ from fem_spin.progress import logger, stage
 
 
 DYNAMICS_RTOL = 1e-8  # the electron solves' relative tolerance per step (reuse), unless given
+# A fixed order-2 step whose embedded error estimate (of u, per step) passes this is logged once:
+# tolerance 1e-3 already lets the damping drift 4% (docs/micromagnetics.md), and an unresolved
+# step's estimate is 1e-1 (the coupled spin valve at 1 ps, 36% off in <u>)
+UNRESOLVED_STEP = 1e-3
 
 
 @dataclass
@@ -137,14 +142,13 @@ class Coupling:
             m[:] = m1 + (t - t1) / (t1 - t0) * (m1 - m0)
 
     def _pass_sd_field(self) -> None:
-        """B_sd of the current m to the LLG, from the moving magnets' cells only (ghosts
-        included): a node shared with a normal metal's cell, whose scale is 0, takes the magnet's
-        value whichever cell writes it last, so the field does not depend on the partition
+        """B_sd of the current m to the LLG, from the moving magnets' cells only, on every rank
+        that has a node (groups.interpolate_on): a node shared with a normal metal's cell, whose
+        scale is 0, takes the magnet's value, so the field does not depend on the partition
         (interpolating on every cell left it 0 at 21 of 90 Co/Pt interface nodes on 1 rank and
         49 on 2)."""
         if self._bsd is not None:
-            self.llg.B_sd.interpolate(self._bsd, cells0=self.llg.cells_moving)
-            self.llg.B_sd.x.scatter_forward()
+            interpolate_on(self.llg.B_sd, self._bsd, self.llg.cells_moving)
 
     def prime(self) -> None:
         """Before the first step (or after a restart): quasi-static electrons solve for m; transient
@@ -156,6 +160,29 @@ class Coupling:
 
     def destroy(self) -> None:
         self.solver.destroy()
+
+
+HALVINGS = 4  # a fixed step whose midpoint iteration fails is retried as 2, 4, 8, 16 shorter ones
+
+
+def fixed_step(llg: LLG, dt: float, halvings: int = HALVINGS) -> int:
+    """One step of dt. An order-2 step whose fixed point does not converge (a stiff moment: SP4's
+    film at 0.5 ps just after its reversal) is taken as two of dt/2 instead, and so on down to
+    dt/2^halvings, so the run keeps its output times; returns how many steps were split (0 as
+    a rule). Collective: every rank sees the same failure."""
+    if llg.order != 2:
+        llg.step(dt)
+        return 0
+    u0, history = llg.u.x.array.copy(), llg.history()
+    try:
+        llg.step(dt)
+        return 0
+    except StepNotConverged:
+        if halvings == 0:
+            raise
+    llg.u.x.array[:] = u0
+    llg.restore_history(history)
+    return 1 + fixed_step(llg, dt / 2, halvings - 1) + fixed_step(llg, dt / 2, halvings - 1)
 
 
 def adaptive_step(llg: LLG, dt: float, tolerance: float) -> tuple[float, float, float, int]:
@@ -215,6 +242,8 @@ class Table:
         self.last_energies = resume.get("last_energies", self.last) if resume else None
         self.max_norm_error = resume["max_norm_error"] if resume else 0.0
         self.energy_rises = resume.get("energy_rises", 0) if resume else 0
+        self.max_error_estimate = resume.get("max_error_estimate", 0.0) if resume else 0.0
+        self.split_steps = resume.get("split_steps", 0) if resume else 0  # fixed_step's
         self.rise_stage = None
         self.relaxed, self.max_torque_T = False, None  # relaxation's verdict (run_dynamics)
         self.unrelaxed_stage = None
@@ -242,6 +271,7 @@ class Table:
         if np.isfinite(row.get("total_J", np.nan)):
             self.last_energies = row
         self.max_norm_error = max(self.max_norm_error, row["max_norm_error"])
+        self.max_error_estimate = max(self.max_error_estimate, row.get("error_estimate", 0.0))
 
     def _resumed_header(self, row: dict) -> list[str]:
         """The columns of a resumed table: the file's, and any new ones of this version (e.g.
@@ -275,7 +305,8 @@ class Table:
 
     def state(self) -> dict:
         return {"rows": self.count, "last_row": self.last, "last_energies": self.last_energies,
-                "max_norm_error": self.max_norm_error, "energy_rises": self.energy_rises}
+                "max_norm_error": self.max_norm_error, "energy_rises": self.energy_rises,
+                "max_error_estimate": self.max_error_estimate, "split_steps": self.split_steps}
 
     def __len__(self) -> int:
         return self.count
@@ -434,7 +465,7 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
                  tolerance: float | None = None, checkpoint_every: int = 0,
                  stop_after: int | None = None, held: list[str] | None = None,
                  si: bool = False, relax_torque: float | None = None,
-                 stages: list[Stage] | None = None, order: int = 1,
+                 stages: list[Stage] | None = None, order: int = 2,
                  on_stage_end: Callable[[int, float], None] | None = None) -> Table:
     """Integrate from t = 0 (or a checkpoint in folder) to t_end [s]; returns the table of rows.
 
@@ -504,7 +535,7 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
     def record(t: float, err: float, write: bool, m_current: bool = True) -> None:
         row = {"t_s": t, "step": n, **({"stage": k_stage + 1} if staged else {}),
                "dt_s": t - rows[-1]["t_s"] if len(rows) else 0.0,
-               "error_estimate": err, "rejected_steps": rejected,
+               "error_estimate": err, "rejected_steps": rejected, "split_steps": rows.split_steps,
                **llg.energies(solve=write), "max_norm_error": llg.max_norm_error()}
         if any_relax:  # the relaxation's progress (NaN outside relax stages and at t = 0)
             here = stages[k_stage].relax and rows.max_torque_T is not None and len(rows)
@@ -579,9 +610,23 @@ def run_dynamics(coupling: Coupling, t_end: float, dt: float, folder: Path | Non
                 done = False  # the stage relaxed
                 while t_stop - t > 1e-9 * t_end:
                     if fixed:
-                        llg.step(st.dt)
+                        split = fixed_step(llg, st.dt)
+                        if split and not rows.split_steps:
+                            logger.warning("warning: the midpoint step's fixed point did not converge at "
+                                           "t = %.4g s with dt = %.3g s: that step was taken as shorter "
+                                           "ones (dynamics.csv's split_steps counts them; a shorter dt_s "
+                                           "avoids it)", t, st.dt)
+                        rows.split_steps += split
                         n += 1
-                        t, err = t0_stage + (n - n0_stage) * st.dt, 0.0
+                        # order 2 estimates its local error at no cost: a fixed step that does
+                        # not resolve the dynamics is said once (the table keeps every value)
+                        err = llg.error_estimate if llg.order == 2 and llg.estimate_embedded else 0.0
+                        if err > UNRESOLVED_STEP and rows.max_error_estimate <= UNRESOLVED_STEP:
+                            logger.warning("warning: the step's error estimate is %.2g at t = %.4g s, "
+                                           "above %g: dt_s = %.3g s does not resolve the dynamics "
+                                           "(tolerance = 1e-4 takes adaptive steps that do; or a "
+                                           "shorter dt_s)", err, t + st.dt, UNRESOLVED_STEP, st.dt)
+                        t = t0_stage + (n - n0_stage) * st.dt
                     else:
                         h = min(dt, t_end - t)
                         h, err, dt, rej = adaptive_step(llg, h, tolerance)

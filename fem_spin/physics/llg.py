@@ -46,19 +46,21 @@ import numpy as np
 
 from fem_spin._backend import MPI, PETSc, dolfinx, ufl
 from fem_spin.physics.coefficients import GAMMA, _cellwise, with_ghosts
+from fem_spin.physics.groups import interpolate_on
 from fem_spin.progress import logger
-from fem_spin.solvers.linear import CSRAssembly
+from fem_spin.solvers.linear import CSRAssembly, SolverError
 
 NM2_PER_M2 = 1e18
 # The midpoint's fixed point is taken as converged when an iteration moves u by less than this
 # at every node (a few iterations a step; tests/test_time_scheme.py measures what it leaves).
 MIDPOINT_TOL = 1e-10
 MIDPOINT_MAX_IT = 30
-MIDPOINT_NOISE = 1e-5  # a stalled iteration below this is converged to its fields' accuracy
+MIDPOINT_NOISE = 1e-5  # a stalled iteration below this is converged to its solves' accuracy
 
 
-class StepNotConverged(RuntimeError):
-    """The midpoint's fixed point did not converge (an adaptive step takes it as a rejection)."""
+class StepNotConverged(SolverError):
+    """The midpoint's fixed point did not converge (an adaptive step takes it as a rejection;
+    a fixed one ends the run with this message on every rank: the test is collective)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,7 +127,7 @@ class LLG:
 
     def __init__(self, mesh, magnets: list, B=(0.0, 0.0, 0.0), theta: float = 1.0,
                  solver: str = "iterative", demag=None, B_static=None, precession: bool = True,
-                 order: int = 1, demag_every: int = 1, midpoint_tol: float = MIDPOINT_TOL,
+                 order: int = 2, demag_every: int = 1, midpoint_tol: float = MIDPOINT_TOL,
                  demag_implicit: bool = True):
         if not 0.5 <= theta <= 1.0:
             raise ValueError(f"theta must be in [1/2, 1], got {theta!r}")
@@ -179,8 +181,8 @@ class LLG:
         w = dolfinx.fem.assemble_vector(dolfinx.fem.form(ufl.TestFunction(S1) * self.dxv(1)))
         w.scatter_reverse(dolfinx.la.InsertMode.add)
         w.scatter_forward()
-        for cells, p, u0 in sorted(magnets, key=lambda t: t[1].dynamic):
-            self.u.interpolate(u0, cells0=cells)
+        for cells, p, u0 in sorted(magnets, key=lambda t: t[1].dynamic):  # moving ones win
+            interpolate_on(self.u, u0, cells)
         self._normalise()
         self.moving = (w.array > 0) & (np.linalg.norm(self.u.x.array.reshape(-1, 3), axis=1) > 0)
         self.precession = precession
@@ -208,6 +210,7 @@ class LLG:
         self.midpoint_tol = float(midpoint_tol)
         self.midpoint_iterations = 0  # of the last step
         self.error_estimate = 0.0  # the last order-2 step's embedded estimate (max nodal |du|)
+        self.estimate_embedded = False
         self._prev = None  # (B_sd, B_demag) Functions of the last step, and its k
         self._prev_k = None
         self._v_hist: list = []  # (k, velocity array) of the last two steps, newest last
@@ -490,9 +493,12 @@ class LLG:
             change = comm.allreduce(float(np.max(np.linalg.norm(moved, axis=1), initial=0.0)), op=MPI.MAX)
             if change <= self.midpoint_tol:
                 break
-            # An iterative field solve (the demag's CG) leaves noise the iteration cannot
-            # go below: once it stops contracting there, the fixed point is as good as the field.
-            if implicit_demag and change <= MIDPOINT_NOISE and change > 0.5 * last_change:
+            # An iterative solve (the tangent plane's GMRES at 1e-10, the demag's CG at 1e-8)
+            # leaves noise the iteration cannot go below: once it stops contracting there, the
+            # fixed point is as good as the solves (SP4's film at 0.5 ps crept from 1e-8 to
+            # 2e-10 in 30 iterations). A resolved step contracts by about omega dt/2 << 1/2 an
+            # iteration, so only an unresolved one (its error estimate says so) stops here early.
+            if change <= MIDPOINT_NOISE and change > 0.5 * last_change:
                 break
             last_change = change
         else:
@@ -502,6 +508,7 @@ class LLG:
         self.midpoint_iterations = it
         two = len(self._v_hist) == 2
         diff = (dt * (self.velocity.x.array - ref)).reshape(-1, 3)[mov]
+        self.estimate_embedded = two  # False: the crude first steps' (an overestimate)
         self.error_estimate = (1.0 / 12.0 if two else 0.5) * comm.allreduce(
             float(np.max(np.linalg.norm(diff, axis=1), initial=0.0)), op=MPI.MAX)
 
