@@ -316,3 +316,37 @@ def test_a_contact_current_carries_the_unit_of_its_dimension(comm_tmp, capfd, ke
     if MPI.COMM_WORLD.rank == 0:
         assert words.format(geo=geo) in err, err
     assert not (comm_tmp / "out").exists()
+
+
+def _dyn_text(**changes) -> str:
+    text = DYN_CASE.format(geo=Path(__file__).resolve().parents[1] / "meshes" / "slab.geo", rho=0.01)
+    for old, new in changes.items():
+        assert old in text
+        text = text.replace(old, new)
+    return text
+
+
+@pytest.mark.parametrize("stage, words", [
+    (False, "[regions.layer_right] alpha_G = 0.0: [dynamics] relax = true needs damping"),
+    (True, "[dynamics.stages[1]] alpha_G = 0.0: relax stage 1 needs damping"),
+])
+def test_relaxation_without_damping_is_refused(comm_tmp, capfd, stage, words):
+    """Relaxation descends at gamma/alpha_G: with alpha_G = 0 it used to report 'relaxed at step 1,
+    the largest torque 0 T' (the torque read as alpha_G |v|/gamma) while |u x B| was 0.49 T
+    (issue 40). Now exit 2 before meshing, naming the key: the free region's (inherited from [material]), or a relax stage's."""
+    if stage:
+        text = _dyn_text(**{"t_end_s = 1e-10\ndt_s = 1e-12\n": "dt_s = 1e-12\n"}) + \
+            "[[dynamics.stages]]\nt_end_s = 1e-11\nrelax = true\nalpha_G = 0.0\n"
+    else:
+        text = _dyn_text(**{"alpha_G = 0.05": "alpha_G = 0.0", "[dynamics]\n": "[dynamics]\nrelax = true\n"})
+    assert run("run", write_case(comm_tmp, text), "-o", comm_tmp / "out", "-q") == 2
+    assert words in capfd.readouterr().err
+
+
+def test_a_failing_llg_solve_is_one_line(comm_tmp, capfd):
+    """A_ex = 1e10 J/m: the step cannot be solved; the run says so in one line (exit 1), not a
+    RuntimeError with a traceback from each rank (issue 40)."""
+    text = _dyn_text(**{"A_ex_J_per_m = 1e-11": "A_ex_J_per_m = 1e10"})
+    assert run("run", write_case(comm_tmp, text), "-o", comm_tmp / "out", "-q") == 1
+    err = capfd.readouterr().err
+    assert "did not converge" in err and "Traceback" not in err and "RuntimeError" not in err, err

@@ -198,6 +198,17 @@ def _check_dynamics(case: dict) -> None:
         if case["regions"] and spec.get("B_T") != case["field"]["B_T"]:
             raise _fail(where, "B_T", spec.get("B_T"), "[dynamics] takes one uniform field: set "
                         "[field] B_T only")
+    # Relaxation is descent at the rate gamma/alpha_G: without damping nothing relaxes (the
+    # step's torque, alpha_G |v|/gamma, would read 0 and call it relaxed at once)
+    undamped = [w for w, spec in tables.items() if spec["alpha_G"] == 0 and spec.get("dynamic", True)]
+    if dyn["relax"] and undamped:
+        raise _fail(undamped[0], "alpha_G", 0.0, "[dynamics] relax = true needs damping (alpha_G > 0): "
+                    "relaxation descends at the rate gamma/alpha_G")
+    for i, st in enumerate(dyn["stages"], 1):
+        if st["relax"] and (st["alpha_G"] == 0 or (st["alpha_G"] is None and undamped)):
+            where, value = (f"dynamics.stages[{i}]", 0.0) if st["alpha_G"] == 0 else (undamped[0], 0.0)
+            raise _fail(where, "alpha_G", value, f"relax stage {i} needs damping (alpha_G > 0): "
+                        "relaxation descends at the rate gamma/alpha_G")
 
 
 def _check_stages(case: dict) -> None:

@@ -562,7 +562,7 @@ class LLG:
         if reason <= 0:
             for obj in (Q, Ar, br, y):
                 obj.destroy()
-            raise RuntimeError(f"the LLG step's {self.solver} solve did not converge (PETSc reason "
+            raise SolverError(f"the LLG step's {self.solver} solve did not converge (PETSc reason "
                                f"{reason}, {self.iterations} iterations, dt = {dt:.3g} s): take a "
                                "shorter dt_s, or [dynamics] llg_solver = \"direct\"")
         Q.mult(y, self.velocity.x.petsc_vec)
