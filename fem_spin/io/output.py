@@ -70,6 +70,13 @@ def atomic_dir(path: Path, comm: MPI.Comm = MPI.COMM_WORLD, overwrite: bool = Fa
         tmp.mkdir(exist_ok=resumable)
         if resumable:
             take_lock(tmp, path)
+            if overwrite and any(p.name != LOCK for p in tmp.iterdir()):
+                # --overwrite starts afresh: a stopped run's checkpoint (of this lock's holder
+                # now) is not gone on from, e.g. after its mesh changed
+                for p in tmp.iterdir():
+                    if p.name != LOCK:
+                        shutil.rmtree(p) if p.is_dir() else p.unlink()
+                logger.info("--overwrite: the stopped run's folder %s starts afresh", tmp)
         return tmp
 
     tmp = on_root(comm, make)

@@ -377,7 +377,7 @@ def write_state(folder: Path, llg: LLG, m, state: dict) -> None:
 
 def read_state(folder: Path, llg: LLG, m) -> dict | None:
     """The state of folder/checkpoint (u read into the LLG, m into `m`), or None if there is none."""
-    from fem_spin.io.checkpoint import read_checkpoint
+    from fem_spin.io.checkpoint import CheckpointError, read_checkpoint
 
     comm = llg.mesh.comm
     path = folder / "checkpoint" / "state.json"
@@ -385,7 +385,11 @@ def read_state(folder: Path, llg: LLG, m) -> dict | None:
     if state is not None:
         numbers = state.get("scheme")
         arrays = history_functions(llg, numbers) if numbers else {}
-        read_checkpoint(folder / "checkpoint", {"u": llg.u, "m": m, **arrays})
+        try:
+            read_checkpoint(folder / "checkpoint", {"u": llg.u, "m": m, **arrays})
+        except CheckpointError as exc:  # collective: every rank compared the same mesh
+            raise CheckpointError(f"{exc}. The stopped run's folder {str(folder)!r} is of the mesh before "
+                                  "a change: --overwrite starts afresh (or remove that folder)") from None
         if numbers:
             restore_history_state(llg, arrays, numbers)
     return state
