@@ -237,11 +237,14 @@ def test_prolate_spheroid_relaxes_onto_its_long_axis(method):
     ("1d", "needs a 3D device"),
     ("steady", "set dynamics.t_end_s"),
     ("fembem_h", "demag_h_nm = 1.0 sizes the shell method's"),
+    ("fembem_h_default", "demag_h_nm = 1.0 sizes the shell method's"),
+    ("h_without_demag", "demag_h_nm = 1.0 sizes the demag's air-embedded mesh, and this run has no demag"),
     ("every_without_demag", "demag_every = 2 needs the demagnetizing field"),
     ("every_adaptive", "demag_every = 2 extrapolates between the solves of fixed steps"),
 ])
 def test_demag_input_errors(comm_tmp, capfd, change, words):
-    """demag = true where the method cannot work: one line naming the key, exit 2."""
+    """demag = true where the method cannot work, or a demag key that would be ignored: one line
+    naming the key, exit 2."""
     if change == "1d":
         case_text = """
 [geometry]
@@ -261,6 +264,10 @@ demag = true
         case_text = text(extra="demag = false\ndemag_every = 2")
     elif change == "every_adaptive":
         case_text = text(extra="demag_every = 2\ntolerance = 1e-3")
+    elif change == "fembem_h_default":  # demag on as a 3D device's default: demag_h_nm was ignored
+        case_text = text(extra='demag_method = "fembem"\ndemag_h_nm = 1.0')
+    elif change == "h_without_demag":  # ignored before (issue 40)
+        case_text = text(extra="demag = false\ndemag_h_nm = 1.0")
     else:
         case_text = text(extra='demag = true\ndemag_method = "fembem"\ndemag_h_nm = 1.0')
     path = write_case(comm_tmp, case_text)

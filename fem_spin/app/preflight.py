@@ -65,6 +65,14 @@ def check_demag(case: Case) -> None:
     if every > 1 and case.dynamics.tolerance is not None:
         raise CaseError(f"[dynamics] demag_every = {every!r} extrapolates between the solves of fixed steps; "
                         f"tolerance = {case.dynamics.tolerance!r} takes adaptive ones (drop one of the two)")
+    h = case.dynamics.demag_h_nm
+    if h is not None and not demag_on(case):
+        raise CaseError(f"[dynamics] demag_h_nm = {h!r} sizes the demag's air-embedded mesh, and this run has "
+                        "no demag (demag = false, or not a 3D device): drop demag_h_nm")
+    if h is not None and case.dynamics.demag_method == "fembem":  # also with demag on by default
+        raise CaseError(f"[dynamics] demag_h_nm = {h!r} sizes the shell method's "
+                        "air-embedded mesh; demag_method = 'fembem' uses the device's own cells (refine "
+                        "those, or drop demag_h_nm)")
     if not case.dynamics.demag:
         return
     head = "[dynamics] demag = true"
@@ -73,10 +81,6 @@ def check_demag(case: Case) -> None:
     if not embeddable(geo):
         raise CaseError(f"{head} needs a 3D device (geometry.kind = 'gmsh' with a 3D .geo or .msh file); "
                         f"this case is {'a ' + str(geo.dim) + 'D device' if isinstance(geo, DeviceSection) else geo.kind}")
-    if case.dynamics.demag_method == "fembem" and case.dynamics.demag_h_nm is not None:
-        raise CaseError(f"[dynamics] demag_h_nm = {case.dynamics.demag_h_nm!r} sizes the shell method's "
-                        "air-embedded mesh; demag_method = 'fembem' uses the device's own cells (refine "
-                        "those, or drop demag_h_nm)")
 
 
 @takes_case
