@@ -139,6 +139,18 @@ def dyn_case(rho=0.01, order=1, electron_rtol=None):
     return resolve_case(tomllib.loads(text))
 
 
+def run_stopped(case, out, after: int) -> int:
+    """`fem-spin run case -o out` stopped as by SIGTERM after `after` steps (its exit code)."""
+    import fem_spin.physics.dynamics as dynamics
+
+    real = dynamics.run_dynamics
+    dynamics.run_dynamics = lambda *args, **kw: real(*args, **kw, stop_after=after)
+    try:
+        return run("run", case, "-o", out, "-q")
+    finally:
+        dynamics.run_dynamics = real
+
+
 @pytest.mark.mpi
 @pytest.mark.parametrize("order", [1, 2])
 def test_coupled_spin_valve_same_trajectory_on_1_and_2_ranks(order):
@@ -293,23 +305,12 @@ def test_stopped_dynamic_run_goes_on_from_its_checkpoint(comm_tmp, capfd, order)
     (its predictor and error estimate): the checkpoint holds them, else the resumed steps differ."""
     from pathlib import Path
 
-    import fem_spin.physics.dynamics as dynamics
-
     geo = Path(__file__).resolve().parents[1] / "meshes" / "slab.geo"
     text = DYN_CASE.format(geo=geo, rho=0.01).replace("output_every = 50", "output_every = 10\n"
                                                        f"tolerance = 1e-3\ncheckpoint_every = 20\norder = {order}")
     case = write_case(comm_tmp, text)
     assert run("run", case, "-o", comm_tmp / "whole", "-q") == 0
-    real = dynamics.run_dynamics
-
-    def stopping(*args, **kw):
-        return real(*args, **kw, stop_after=37)
-
-    dynamics.run_dynamics = stopping
-    try:
-        assert run("run", case, "-o", comm_tmp / "parts", "-q") == 143
-    finally:
-        dynamics.run_dynamics = real
+    assert run_stopped(case, comm_tmp / "parts", 37) == 143
     err = capfd.readouterr().err
     part = comm_tmp / ".parts.partial-resumable"
     if RANK == 0:
@@ -516,7 +517,6 @@ def test_resumed_run_with_an_extrapolated_demag_is_the_uninterrupted_one(comm_tm
     from pathlib import Path
 
     import fem_spin.physics.device_fields as device_fields
-    import fem_spin.physics.dynamics as dynamics
 
     monkeypatch.setattr(device_fields, "FEMBEM_DYNAMICS_RTOL", 1e-13)
 
@@ -526,16 +526,7 @@ def test_resumed_run_with_an_extrapolated_demag_is_the_uninterrupted_one(comm_tm
         "output_every = 50", "output_every = 10\ndemag_every = 3\ncheckpoint_every = 5")
     case = write_case(comm_tmp, text)
     assert run("run", case, "-o", comm_tmp / "whole", "-q") == 0
-    real = dynamics.run_dynamics
-
-    def stopping(*args, **kw):
-        return real(*args, **kw, stop_after=17)
-
-    dynamics.run_dynamics = stopping
-    try:
-        assert run("run", case, "-o", comm_tmp / "parts", "-q") == 143
-    finally:
-        dynamics.run_dynamics = real
+    assert run_stopped(case, comm_tmp / "parts", 17) == 143
     assert run("run", case, "-o", comm_tmp / "parts", "-q") == 0
     if RANK == 0:
         a = np.genfromtxt(comm_tmp / "whole" / "dynamics.csv", delimiter=",", names=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from test_cli import SMALL, run, write_case
-from test_dynamics import DYN_CASE
+from test_dynamics import DYN_CASE, run_stopped
 
 RANK = __import__("mpi4py.MPI", fromlist=["MPI"]).COMM_WORLD.rank
 
@@ -358,8 +358,6 @@ def test_a_changed_mesh_under_a_checkpoint_says_how_to_start_afresh(comm_tmp, ca
     """A run stopped after 7 steps, its .geo then edited (the case file unchanged): going on is
     refused (exit 2) with the kept folder named and --overwrite offered, and --overwrite then
     runs (issue 40: the message named only the two cell counts, every time)."""
-    import fem_spin.physics.dynamics as dynamics
-
     geo = comm_tmp / "slab.geo"
     source = (Path(__file__).resolve().parents[1] / "meshes" / "slab.geo").read_text()
     assert "d = {5 * h_interface" in source
@@ -367,12 +365,7 @@ def test_a_changed_mesh_under_a_checkpoint_says_how_to_start_afresh(comm_tmp, ca
         geo.write_text(source)
     text = DYN_CASE.format(geo=geo, rho=0.01).replace("output_every = 50", "output_every = 50\ncheckpoint_every = 5")
     case = write_case(comm_tmp, text)
-    real = dynamics.run_dynamics
-    dynamics.run_dynamics = lambda *a, **kw: real(*a, **kw, stop_after=7)
-    try:
-        assert run("run", case, "-o", comm_tmp / "out", "-q") == 143
-    finally:
-        dynamics.run_dynamics = real
+    assert run_stopped(case, comm_tmp / "out", 7) == 143
     capfd.readouterr()
     if RANK == 0:
         geo.write_text(source.replace("d = {5 * h_interface", "d = {9 * h_interface"))
