@@ -239,6 +239,8 @@ def test_prolate_spheroid_relaxes_onto_its_long_axis(method):
     ("fembem_h", "demag_h_nm = 1.0 sizes the shell method's"),
     ("fembem_h_default", "demag_h_nm = 1.0 sizes the shell method's"),
     ("h_without_demag", "demag_h_nm = 1.0 sizes the demag's air-embedded mesh, and this run has no demag"),
+    ("fembem_without_demag", "demag_method = 'fembem' and this run has no demag"),
+    ("fembem_air", "demag_air = 3.0 sizes the shell method's air ball"),
     ("every_without_demag", "demag_every = 2 needs the demagnetizing field"),
     ("every_adaptive", "demag_every = 2 extrapolates between the solves of fixed steps"),
 ])
@@ -266,8 +268,12 @@ demag = true
         case_text = text(extra="demag_every = 2\ntolerance = 1e-3")
     elif change == "fembem_h_default":  # demag on as a 3D device's default: demag_h_nm was ignored
         case_text = text(extra='demag_method = "fembem"\ndemag_h_nm = 1.0')
-    elif change == "h_without_demag":  # ignored before (issue 40)
+    elif change == "h_without_demag":  # ignored before (issue 40), as the next two
         case_text = text(extra="demag = false\ndemag_h_nm = 1.0")
+    elif change == "fembem_without_demag":
+        case_text = text(extra='demag = false\ndemag_method = "fembem"')
+    elif change == "fembem_air":
+        case_text = text(extra='demag_method = "fembem"\ndemag_air = 3.0')
     else:
         case_text = text(extra='demag = true\ndemag_method = "fembem"\ndemag_h_nm = 1.0')
     path = write_case(comm_tmp, case_text)
@@ -446,3 +452,21 @@ def test_transfer_matrix_is_the_nonmatching_interpolation_on_any_partition():
         assert np.allclose(world[0], alone[0], atol=1e-12)
         assert np.max(np.abs(world[1] - alone[1])) < 1e-12
         assert np.count_nonzero(np.abs(alone[1]).sum(axis=1) > 0) > 50
+
+
+def test_oersted_without_a_current_is_refused():
+    """[field] oersted = true with a uniform drive of j = 0 ran with a zero field (issue 40): now
+    one line naming the keys, from the preflight (before meshing)."""
+    from fem_spin.app.preflight import check_demag
+    from fem_spin.io.case import CaseError, read_raw
+
+    root = Path(__file__).resolve().parents[1]
+    raw = read_raw(root / "demos" / "spin_valve_current.toml")
+    raw["current"]["j_A_per_m2"] = [0.0, 0.0, 0.0]
+    raw["material"].update(A_ex_J_per_m=2e-11, alpha_G=0.02)
+    raw["dynamics"] = {"t_end_s": 1e-12, "dt_s": 1e-12, "demag": False}
+    raw["field"] = {"oersted": True}
+    case = as_case(resolve_case(raw, root / "demos"))
+    case = case.replace("geometry", dim=COMM.bcast(check_device_file(case) if COMM.rank == 0 else None, root=0))
+    with pytest.raises(CaseError, match=r"oersted = true with current.j_A_per_m2 = \[0, 0, 0\]"):
+        check_demag(case)

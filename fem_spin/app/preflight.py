@@ -17,7 +17,7 @@ from fem_spin.geometry.mesh import inspect_mesh_file
 from fem_spin.io.case import CaseError
 from fem_spin.io.output import LOCK
 from fem_spin.io.model import Case, takes_case
-from fem_spin.io.schema import CURRENT_KEYS, DeviceSection, RingSection, contact_current
+from fem_spin.io.schema import CURRENT_KEYS, DeviceSection, DynamicsSection, RingSection, contact_current
 from fem_spin.physics.material import Material
 from fem_spin.progress import logger
 
@@ -65,6 +65,16 @@ def check_demag(case: Case) -> None:
     if every > 1 and case.dynamics.tolerance is not None:
         raise CaseError(f"[dynamics] demag_every = {every!r} extrapolates between the solves of fixed steps; "
                         f"tolerance = {case.dynamics.tolerance!r} takes adaptive ones (drop one of the two)")
+    if case.field.oersted and case.current.drive == "uniform" and not any(case.current.j_A_per_m2 or ()):
+        raise CaseError("[field] oersted = true with current.j_A_per_m2 = [0, 0, 0]: no current, no Oersted "
+                        "field (drop oersted, or give the current)")
+    method = case.dynamics.demag_method
+    if method == "fembem" and not demag_on(case):
+        raise CaseError("[dynamics] demag_method = 'fembem' and this run has no demag (demag = false, or not "
+                        "a 3D device): drop demag_method")
+    if method == "fembem" and case.dynamics.demag_air != DynamicsSection.demag_air:  # its default
+        raise CaseError(f"[dynamics] demag_air = {case.dynamics.demag_air!r} sizes the shell method's air "
+                        "ball; demag_method = 'fembem' has no air (drop demag_air)")
     h = case.dynamics.demag_h_nm
     if h is not None and not demag_on(case):
         raise CaseError(f"[dynamics] demag_h_nm = {h!r} sizes the demag's air-embedded mesh, and this run has "
