@@ -14,12 +14,12 @@
 
 # +
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 from mpi4py import MPI
 
+from fem_spin.app.demo import demo_output
 from fem_spin.app.runner import run_case
 from fem_spin.io.case import load_case
 from fem_spin.physics.resonance import half_width, kittel_frequency, osborn_factors, ringdown, spectrum
@@ -27,7 +27,7 @@ from fem_spin.progress import configure_logging, logger
 
 configure_logging()
 comm = MPI.COMM_WORLD
-out = Path(sys.argv[1] if len(sys.argv) > 1 else "results/fmr")
+out = demo_output(__file__, "results/fmr")
 case = load_case(Path(__file__).with_name("fmr.toml"))
 run_case(case, out, overwrite=True, comm=comm)
 # -

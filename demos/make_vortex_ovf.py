@@ -7,11 +7,11 @@
 # Run: `python demos/make_vortex_ovf.py [OUT]` (default demos/data/free_layer_vortex.ovf).
 
 # +
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from fem_spin.app.demo import demo_output
 from fem_spin.io.ovf import OVFField, write_ovf
 
 n, nz, cell, radius, core = 20, 5, 2e-9, 20e-9, 5e-9
@@ -25,7 +25,7 @@ u[r > radius + cell] = 0.0  # keep the cells the pillar's rim cuts through
 values = np.repeat(u[None], nz, axis=0)  # (nz, ny, nx, 3)
 field = OVFField(values, base=(-radius + cell / 2, -radius + cell / 2, cell / 2), step=(cell,) * 3,
                  meshunit="m", title="vortex (fem_spin demos/make_vortex_ovf.py)")
-out = Path(sys.argv[1] if len(sys.argv) > 1 else "demos/data/free_layer_vortex.ovf")
+out = demo_output(__file__, "demos/data/free_layer_vortex.ovf")
 write_ovf(out, field, data="text")
 print(f"wrote {out}: {n} x {n} x {nz} cells of {cell * 1e9:g} nm")
 # -

@@ -17,12 +17,12 @@
 import copy
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 from mpi4py import MPI
 
+from fem_spin.app.demo import demo_parser
 from fem_spin.app.runner import run_case
 from fem_spin.io.case import load_case
 from fem_spin.physics.dynamics import first_crossing
@@ -31,8 +31,12 @@ from fem_spin.progress import configure_logging, logger
 configure_logging()
 comm = MPI.COMM_WORLD
 here = Path(__file__).resolve().parent
-out = Path(sys.argv[1] if len(sys.argv) > 1 else "results/pillar-switching")
-CURRENTS = [float(j) for j in sys.argv[2].split(",")] if len(sys.argv) > 2 else [1e12, 1.4e12, 2e12, 3e12, 4e12, 5e12, 6e12]
+cli = demo_parser(__file__, "results/pillar-switching")
+cli.add_argument("currents", nargs="?", default="1e12,1.4e12,2e12,3e12,4e12,5e12,6e12",
+                 help="the current densities [A/m^2], comma-separated (default: %(default)s)")
+args = cli.parse_args()
+out = args.out
+CURRENTS = [float(j) for j in args.currents.split(",")]
 base = load_case(here / "pillar_switching.toml")
 area_m2 = math.pi * (base["geometry"]["parameters"]["R"] * 1e-9) ** 2  # the pillar's cross-section
 

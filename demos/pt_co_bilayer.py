@@ -27,12 +27,12 @@
 # +
 import copy
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 from mpi4py import MPI
 
+from fem_spin.app.demo import demo_output
 from fem_spin._backend import dolfinx
 from fem_spin.app.build import build_domain, device_regions, llg_of
 from fem_spin.app.runner import run_case
@@ -47,7 +47,7 @@ from fem_spin.progress import configure_logging, logger
 configure_logging()
 comm = MPI.COMM_WORLD
 here = Path(__file__).parent
-out = Path(sys.argv[1] if len(sys.argv) > 1 else "results/pt-co-bilayer")
+out = demo_output(__file__, "results/pt-co-bilayer")
 base = load_case(here / "pt_co_bilayer.toml")
 J = base["current"]["j_A_per_m2"][0]
 THETA = base["regions"]["Pt"]["theta_SH"]

@@ -6,19 +6,23 @@
 
 # +
 import json
-import sys
 from pathlib import Path
 
 from mpi4py import MPI
 
+from fem_spin.app.demo import demo_parser
 from fem_spin.app.paper import peaks, plot_figure, ring_case, sweep
 from fem_spin.progress import configure_logging, logger
 
 configure_logging()
-out = Path(sys.argv[1] if len(sys.argv) > 1 else "results/paper")
+cli = demo_parser(__file__, "results/paper")
+cli.add_argument("sides", nargs="?", default="10,100,1000",
+                 help="the ring's side lengths [nm], comma-separated (default: %(default)s)")
+args = cli.parse_args()
+out = args.out
 comm = MPI.COMM_WORLD
 key = "geometry.length_nm"
-sides = [float(a) for a in (sys.argv[2].split(",") if len(sys.argv) > 2 else (10, 100, 1000))]
+sides = [float(a) for a in args.sides.split(",")]
 findings = {}
 for L in sides:  # one sweep per side: each figure has its own arc-length axis
     folder = out / f"fig13-15_ring_L{L:g}"

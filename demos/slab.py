@@ -13,18 +13,18 @@
 # 3D picture m_x.png, and compares the 3D line profile with the 1D solution.
 
 # +
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from fem_spin.app.demo import demo_output
 from fem_spin.io.case import resolve_case
 from fem_spin.progress import configure_logging, logger
 from fem_spin.app.runner import run_case
 from mpi4py import MPI
 
 configure_logging()
-output = Path(sys.argv[1] if len(sys.argv) > 1 else "results/slab")
+output = demo_output(__file__, "results/slab")
 
 case = {
     "geometry": {"kind": "slab", "dim": 3, "length_nm": 100.0, "width_nm": 2.0,

@@ -8,16 +8,16 @@
 
 # +
 import json
-import sys
 from pathlib import Path
 
 from mpi4py import MPI
 
+from fem_spin.app.demo import demo_output
 from fem_spin.app.paper import peaks, plot_figure, slab_case, sweep
 from fem_spin.progress import configure_logging, logger
 
 configure_logging()
-out = Path(sys.argv[1] if len(sys.argv) > 1 else "results/paper")
+out = demo_output(__file__, "results/paper")
 comm = MPI.COMM_WORLD
 findings = {}
 # -

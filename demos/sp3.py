@@ -10,25 +10,24 @@
 # results/sp3, h = 3 nm: about 0.53 l_ex); writes OUT/sp3.csv, OUT/sp3.json and OUT/sp3.png.
 
 # +
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 from mpi4py import MPI
 
+from fem_spin.app.demo import demo_parser
 from fem_spin.app.runner import run_case
 from fem_spin.io.case import resolve_case
 from fem_spin.progress import configure_logging, logger
 
 configure_logging()
 comm = MPI.COMM_WORLD
-cli = argparse.ArgumentParser()
-cli.add_argument("out", nargs="?", default="results/sp3")
+cli = demo_parser(__file__, "results/sp3")
 cli.add_argument("--h", type=float, default=3.0, help="element size [nm]")
 cli.add_argument("--L", type=float, nargs="+", default=[8.0, 8.3, 8.6, 8.9], help="edges [l_ex]")
 args = cli.parse_args()
-out = Path(args.out)
+out = args.out
 MU0, MS, A = 4e-7 * np.pi, 8.0e5, 1.3e-11
 KM = MU0 * MS ** 2 / 2
 LEX = np.sqrt(2 * A / (MU0 * MS ** 2)) * 1e9  # nm

@@ -17,6 +17,7 @@
 # (docs/magnetostatics.md: faster, farther from the references at 3 nm).
 
 # +
+import argparse
 import copy
 import json
 import sys
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 
+from fem_spin.app.demo import demo_parser
 from fem_spin.app.runner import run_case
 from fem_spin.io.case import load_case
 from fem_spin.physics.dynamics import first_crossing
@@ -33,27 +35,20 @@ from fem_spin.progress import configure_logging, logger
 configure_logging()
 comm = MPI.COMM_WORLD
 here = Path(__file__).resolve().parent
-args = sys.argv[1:]
 
 
-def option(name: str, ok, takes: str) -> str | None:
-    """The value after `name` on the command line (taken out of args), None without it; exit
-    naming what it takes when the value is missing or `ok(value)` is false."""
-    if name not in args:
-        return None
-    i = args.index(name)
-    value = args[i + 1] if i + 1 < len(args) else None
-    del args[i:i + 2]
-    if value is None or not ok(value):
-        sys.exit(f"sp4.py: {name} takes {takes}, got {value!r}")
-    return value
+def whole_at_least_1(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number >= 1, got {value!r}")
+    return int(value)
 
 
-only = option("--only", lambda v: v in ("field1", "field2", "figure"), "field1, field2 or figure")
-method = option("--demag", lambda v: v in ("shell", "fembem"), "shell or fembem")
-every = option("--demag-every", lambda v: v.isdigit() and int(v) >= 1, "a whole number >= 1")
-every = int(every) if every is not None else None
-out = Path(args[0] if args else "results/sp4")
+cli = demo_parser(__file__, "results/sp4")
+cli.add_argument("--only", choices=("field1", "field2", "figure"), help="run one part only")
+cli.add_argument("--demag", choices=("shell", "fembem"), help="the demag method (default: the toml's)")
+cli.add_argument("--demag-every", type=whole_at_least_1, help="solve the demag at every N-th field step")
+args = cli.parse_args()
+only, method, every, out = args.only, args.demag, args.demag_every, args.out
 data = here / "data" / "sp4"
 FIELDS = {"field1": [-24.6e-3, 4.3e-3, 0.0], "field2": [-35.5e-3, -6.3e-3, 0.0]}
 

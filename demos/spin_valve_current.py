@@ -24,12 +24,12 @@
 # +
 import copy
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 from mpi4py import MPI
 
+from fem_spin.app.demo import demo_output
 from fem_spin.io.case import load_case
 from fem_spin.progress import configure_logging, logger
 from fem_spin.app.runner import run_case
@@ -37,7 +37,7 @@ from fem_spin.app.runner import run_case
 configure_logging()
 comm = MPI.COMM_WORLD
 here = Path(__file__).parent
-out = Path(sys.argv[1] if len(sys.argv) > 1 else "results/sv-current-sweep")
+out = demo_output(__file__, "results/sv-current-sweep")
 base = load_case(here / "spin_valve_current.toml")
 p = np.array(base["regions"]["fixed"]["direction"])
 R = 20.0  # the pillar's radius [nm] (meshes/spin_valve.geo)

@@ -11,19 +11,19 @@
 
 # +
 import copy
-import sys
 from pathlib import Path
 
 import numpy as np
 from mpi4py import MPI
 
+from fem_spin.app.demo import demo_output
 from fem_spin.io.case import load_case
 from fem_spin.progress import configure_logging, logger
 from fem_spin.app.runner import run_case
 
 configure_logging()
 comm = MPI.COMM_WORLD
-out = Path(sys.argv[1] if len(sys.argv) > 1 else "results/sv-dynamics")
+out = demo_output(__file__, "results/sv-dynamics")
 base = load_case(Path(__file__).with_name("spin_valve_dynamics.toml"))
 base["dynamics"].update(t_end_s=1e-9, dt_s=1e-12, output_every=200)
 tables = {}

@@ -7,12 +7,12 @@
 # peak towards the steady solution. Run: `python demos/transient.py [OUT]`.
 
 # +
-import sys
 from pathlib import Path
 
 import numpy as np
 from mpi4py import MPI
 
+from fem_spin.app.demo import demo_output
 from fem_spin.physics.magnetization import Interface
 from fem_spin.physics.material import Material
 from fem_spin.geometry.mesh import SlabGeometry, build_slab
@@ -22,7 +22,7 @@ from fem_spin.progress import configure_logging, logger
 from fem_spin.physics.transient import run_transient, write_time_series
 
 configure_logging()
-out = Path(sys.argv[1] if len(sys.argv) > 1 else "results/transient")
+out = demo_output(__file__, "results/transient")
 comm = MPI.COMM_WORLD
 mat = Material.paper()
 domain = build_slab(SlabGeometry(dim=1, length=100.0, h_interface=0.1, h_far=0.25), comm)

@@ -11,19 +11,19 @@
 
 # +
 import copy
-import sys
 from pathlib import Path
 
 import numpy as np
 from mpi4py import MPI
 
+from fem_spin.app.demo import demo_output
 from fem_spin.io.case import load_case
 from fem_spin.progress import configure_logging, logger
 from fem_spin.app.runner import run_case
 
 configure_logging()
 comm = MPI.COMM_WORLD
-out = Path(sys.argv[1] if len(sys.argv) > 1 else "results/wall-dynamics")
+out = demo_output(__file__, "results/wall-dynamics")
 base = load_case(Path(__file__).with_name("wall_dynamics.toml"))
 L = base["geometry"]["parameters"]["L"]
 tables = {}
