@@ -238,3 +238,17 @@ def test_a_device_file_gets_a_size_estimate_before_meshing(caplog):
         estimate = [r.getMessage() for r in caplog.records if "cells at most" in r.getMessage()]
         assert estimate, caplog.text
         assert any("may mesh into up to" in r.getMessage() for r in caplog.records) == warned, caplog.text
+
+
+def test_a_device_run_gives_its_mesh_size_once(comm_tmp, capfd):
+    """`fem-spin run` of a .geo device says 'mesh: FILE: N cells at most' once (the CLI's early
+    checks and run_case's both ran the preflight, and both said it; issue 41)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "demos" / "pt_co_bilayer.toml").read_text().replace(
+        'file = "pt_co_strip.geo"', f'file = "{root / "demos" / "pt_co_strip.geo"}"').replace("h = 0.4", "h = 1.0")
+    assert run("run", write_case(comm_tmp, text), "-o", comm_tmp / "out") == 0
+    err = capfd.readouterr().err
+    if MPI.COMM_WORLD.rank == 0:
+        assert err.count("cells at most") == 1, err

@@ -124,7 +124,7 @@ def cmd_run(args, comm, petsc: dict) -> int:
         case = as_case(load_case(args.case))
         out = args.output or Path(case.output.folder)
         check_output_dir(out, args.overwrite)
-        preflight(case)  # run_case repeats it; here it comes before the output check's effects
+        preflight(case, report=False)  # run_case repeats it; here it comes before the output check's effects
         return case, out
 
     case, out = on_root(comm, validate)

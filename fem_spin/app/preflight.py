@@ -23,13 +23,15 @@ from fem_spin.progress import logger
 
 
 @takes_case
-def preflight(case: Case, ranks: int = 1, ranks_on_node: int | None = None) -> tuple[str | None, Case]:
+def preflight(case: Case, ranks: int = 1, ranks_on_node: int | None = None,
+              report: bool = True) -> tuple[str | None, Case]:
     """Every check that needs no mesh: resolution, the mesh-size estimate, a given mesh file or
     a device's file. Returns (warnings or None, the case with geometry.dim from a device's file).
-    Raises CaseError (or another InputError)."""
+    Raises CaseError (or another InputError). `report`: log the device's mesh size (the CLI's
+    early pass does not: run_case's says it once)."""
     check_spin_hall(case)
     if isinstance(case.geometry, DeviceSection):
-        case = case.replace("geometry", dim=check_device_file(case))
+        case = case.replace("geometry", dim=check_device_file(case, report=report))
         check_spin_hall(case)
         check_demag(case)
         return None, case
@@ -240,7 +242,7 @@ def check_mesh_file(case: Case) -> None:
 
 
 @takes_case
-def check_device_file(case: Case) -> int:
+def check_device_file(case: Case, report: bool = True) -> int:
     """A device's file: its regions and boundaries are the case's, and one dimension, which it
     returns (geometry.dim of a device comes from its file). Reads every magnetization file too.
     Runs Gmsh on the calling rank (rank 0)."""
@@ -262,7 +264,8 @@ def check_device_file(case: Case) -> int:
     if info.num_cells is not None:  # a device's mesh size, known before Gmsh meshes it
         what = "cells" if info.meshed else \
             f"cells at most (finest size {info.finest_size:.3g} in the file's units)"
-        logger.info("mesh: %s: %.2g %s", Path(geo.file).name, info.num_cells, what)
+        if report:
+            logger.info("mesh: %s: %.2g %s", Path(geo.file).name, info.num_cells, what)
         need = sizing.estimated_memory(sizing.estimated_dofs(info.dim, case.discretization.degree,
                                                              info.num_cells), info.dim, "iterative", 1)
         if need > sizing.machine_memory():
