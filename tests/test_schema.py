@@ -82,3 +82,16 @@ def test_the_saved_case_reads_back_as_the_same_case(path):
     table = load_case(path)
     again = resolve_case(tomllib.loads(dump_toml(table)))
     assert again == table
+
+
+def test_json_schema_carries_the_bounds_fem_spin_applies():
+    """An editor checking with the JSON Schema refuses what fem-spin refuses (issue 41:
+    length_nm = -100 and theta_deg = 270 passed it): each bounded check gives its limits."""
+    from fem_spin.io.schema_export import json_schema
+
+    props = json_schema()["properties"]
+    assert props["geometry"]["properties"]["length_nm"]["exclusiveMinimum"] == 0
+    theta = props["magnetization"]["properties"]["theta_deg"]
+    assert (theta["minimum"], theta["maximum"]) == (0, 180)
+    assert props["dynamics"]["properties"]["theta"]["maximum"] == 1
+    assert props["dynamics"]["properties"]["output_every"]["minimum"] == 1

@@ -82,11 +82,25 @@ def positive_components(v) -> str | None:
 
 
 def at_least(n: int) -> Callable[[Any], str | None]:
-    return lambda v: None if v >= n else f"must be >= {n}"
+    return bounded(lambda v: None if v >= n else f"must be >= {n}", minimum=n)
 
 
 def in_range(lo: float, hi: float) -> Callable[[Any], str | None]:
-    return lambda v: None if lo <= v <= hi else f"must be in [{lo:g}, {hi:g}]"
+    return bounded(lambda v: None if lo <= v <= hi else f"must be in [{lo:g}, {hi:g}]", minimum=lo, maximum=hi)
+
+
+def bounded(check: Callable, **json) -> Callable:
+    """A check with its bounds for the JSON Schema (io.schema_export): the same limits an editor
+    sees as fem-spin applies (issue 41: length_nm = -100 passed the schema)."""
+    check.json = json
+    return check
+
+
+bounded(positive, exclusiveMinimum=0)
+bounded(non_negative, minimum=0)
+bounded(non_negative_exchange, minimum=0)
+bounded(angle, minimum=0, maximum=180)
+bounded(positive_components, exclusiveMinimum=0)
 
 @dataclass(frozen=True, kw_only=True)
 class GeometrySection:

@@ -3,6 +3,7 @@ files (`fem-spin schema > fem_spin.schema.json`), both from `fem_spin.io.schema`
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -47,7 +48,7 @@ _JSON_TYPES = {"float": {"type": "number"}, "int": {"type": "integer"}, "str": {
 
 def _json_property(spec: Key) -> dict[str, Any]:
     prop = {"type": "array", "items": _json_table(STAGE_KEYS)} if spec.kind == "stages" else \
-        dict(_JSON_TYPES[spec.kind])
+        copy.deepcopy(_JSON_TYPES[spec.kind])  # its "items" are changed below
     doc = spec.doc + (f" [{spec.unit}]" if spec.unit and spec.unit != "-" else "")
     prop["description"] = doc
     if spec.choices is not None:
@@ -57,6 +58,9 @@ def _json_property(spec: Key) -> dict[str, Any]:
             prop["enum"] = list(spec.choices)
     if spec.default is not REQUIRED and spec.default is not None:
         prop["default"] = list(spec.default) if isinstance(spec.default, tuple) else spec.default
+    bounds = getattr(spec.check, "json", None)
+    if bounds:  # a vector's bounds are its components'
+        (prop["items"] if spec.kind == "vec3" else prop).update(bounds)
     return prop
 
 
