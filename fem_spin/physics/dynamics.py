@@ -21,7 +21,7 @@ import numpy as np
 
 from fem_spin._backend import MPI, dolfinx
 from fem_spin.physics.coefficients import GAMMA
-from fem_spin.physics.groups import interpolate_on
+from fem_spin.physics.groups import GroupInterpolation
 from fem_spin.physics.integrals import RegionMeans
 from fem_spin.physics.llg import LLG, StepNotConverged
 from fem_spin.io.vtu import VTUSeries
@@ -74,6 +74,8 @@ class Coupling:
         expr = (scale * self.problem.coef.omega0 / GAMMA) * self.problem.m
         zero = isinstance(scale, (int, float)) and scale == 0  # no drive: B_sd stays 0
         self._bsd = None if zero else dolfinx.fem.Expression(expr, U.element.interpolation_points)
+        # B_sd onto the moving magnets' nodes: the group's counts once, not every step
+        self._to_llg = None if zero else GroupInterpolation(U, self.llg.cells_moving)
         self._m_old = None
         self._history = None  # the last two (t, m) solved, for the initial guess
         if self.electron_dt is None:
@@ -143,12 +145,12 @@ class Coupling:
 
     def _pass_sd_field(self) -> None:
         """B_sd of the current m to the LLG, from the moving magnets' cells only, on every rank
-        that has a node (groups.interpolate_on): a node shared with a normal metal's cell, whose
+        that has a node (groups.GroupInterpolation, made once): a node shared with a normal metal's cell, whose
         scale is 0, takes the magnet's value, so the field does not depend on the partition
         (interpolating on every cell left it 0 at 21 of 90 Co/Pt interface nodes on 1 rank and
         49 on 2)."""
         if self._bsd is not None:
-            interpolate_on(self.llg.B_sd, self._bsd, self.llg.cells_moving)
+            self._to_llg(self.llg.B_sd, self._bsd)
 
     def prime(self) -> None:
         """Before the first step (or after a restart): quasi-static electrons solve for m; transient

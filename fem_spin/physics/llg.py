@@ -46,7 +46,7 @@ import numpy as np
 
 from fem_spin._backend import MPI, PETSc, dolfinx, ufl
 from fem_spin.physics.coefficients import GAMMA, _cellwise, with_ghosts
-from fem_spin.physics.groups import interpolate_on
+from fem_spin.physics.groups import GroupInterpolation
 from fem_spin.progress import logger
 from fem_spin.solvers.linear import CSRAssembly, SolverError
 
@@ -182,7 +182,7 @@ class LLG:
         w.scatter_reverse(dolfinx.la.InsertMode.add)
         w.scatter_forward()
         for cells, p, u0 in sorted(magnets, key=lambda t: t[1].dynamic):  # moving ones win
-            interpolate_on(self.u, u0, cells)
+            GroupInterpolation(self.U, cells)(self.u, u0)
         self._normalise()
         self.moving = (w.array > 0) & (np.linalg.norm(self.u.x.array.reshape(-1, 3), axis=1) > 0)
         self.precession = precession
